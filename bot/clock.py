@@ -1,0 +1,84 @@
+"""`itbot clock`: the one process that runs scheduled jobs (APScheduler 3, stable job ids, jobs in the DB).
+
+Several clocks may be started; only the one holding the database lock runs jobs, the others wait and
+take over if it goes away. The jobs themselves are sweeps that remember what they did in the store (SLA
+warnings per request, one digest per person and local day), so a sweep that runs late or twice sends
+nothing twice, and a clock that was down at 09:00 catches up once at its next sweep.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.app import make_client
+from bot.digests import Digests
+from bot.jobs import post_weekly_summary, run_sla_sweep
+from bot.logs import configure_logging
+from bot.settings import Settings
+from connectors.services import build_services
+from connectors.store import normalise_url
+from connectors.store.leader import Leadership
+from workflows.digest import load_reminder_policy
+
+log = logging.getLogger(__name__)
+JOBS = {"sla-sweep": 1, "digest-sweep": 5, "housekeeping": 60}   # job id → every N minutes
+_RUNTIME: dict[str, Any] = {}
+
+
+def run_job(name: str) -> None:
+    """The scheduler's entry point (referenced by name, so jobs can live in the database's job store)."""
+    services, client = _RUNTIME["services"], _RUNTIME["client"]
+    if name == "sla-sweep":
+        run_sla_sweep(services, client)
+    elif name == "digest-sweep":
+        _RUNTIME["digests"].send(client)
+    elif name == "weekly-summary":
+        post_weekly_summary(services, client)
+    elif name == "housekeeping":
+        forgotten = services.store.prune_processed_events(datetime.now(timezone.utc) - timedelta(days=2))
+        log.info("housekeeping", extra={"event_ids_forgotten": forgotten})
+    else:
+        log.error("unknown job", extra={"job": name})
+
+
+def build_scheduler(database_url: str) -> BackgroundScheduler:
+    store = SQLAlchemyJobStore(url=normalise_url(database_url), tablename="itbot_jobs")
+    scheduler = BackgroundScheduler(jobstores={"default": store}, timezone="UTC",
+                                    job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+    for job_id, minutes in JOBS.items():
+        scheduler.add_job("bot.clock:run_job", "interval", minutes=minutes, args=[job_id], id=job_id,
+                          replace_existing=True)
+    scheduler.add_job("bot.clock:run_job", "cron", day_of_week="mon", hour=8, args=["weekly-summary"],
+                      id="weekly-summary", replace_existing=True)
+    return scheduler
+
+
+def run_clock(settings: Settings, *, poll_seconds: float = 15.0) -> int:
+    configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    services = build_services(settings)
+    client = make_client(settings)
+    _RUNTIME.update(services=services, client=client,
+                    digests=Digests(services, load_reminder_policy(settings.config_dir)))
+    leader = Leadership(services.store.engine)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    scheduler = None
+    try:
+        while not stop.is_set():
+            if scheduler is None and leader.try_acquire():
+                log.info("this clock is the leader; starting jobs", extra={"jobs": sorted(JOBS)})
+                scheduler = build_scheduler(settings.database_url)
+                scheduler.start()
+            stop.wait(poll_seconds)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        leader.release()
+        services.close()
+    return 0

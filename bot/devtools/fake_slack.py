@@ -1,0 +1,172 @@
+"""A local fake of the Slack Web API that records every call and answers like Slack.
+
+Point a WebClient at ``FakeSlack.url`` (the ``SLACK_API_URL`` setting). It answers the methods
+itbot uses with Slack's shapes, keeps the messages it was sent (so a conversation can be read
+back), and can be told to fail: ``fail_next`` gives ``{"ok": false, "error": ...}`` and
+``rate_limit_next`` a 429 with ``Retry-After``, exactly as Slack does.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+from bot.devtools.fake_slack_methods import METHODS, SlackState
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    at: float = field(default_factory=time.monotonic)
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeSlack:
+    def __init__(self, *, bot_token: str = "xoxb-itbot-demo", team_id: str = "T0ITBOT", bot_user_id: str = "U0ITBOT"):
+        self.state = SlackState(bot_token=bot_token, team_id=team_id, bot_user_id=bot_user_id)
+        self.calls: list[Call] = []
+        self._faults: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
+        self._lock = threading.Condition()
+        self._server: ThreadingHTTPServer | None = None
+
+    # lifecycle ----------------------------------------------------------------
+    def start(self) -> "FakeSlack":
+        handler = _make_handler(self)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "FakeSlack":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server, "FakeSlack is not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/api/"
+
+    # programming faults -------------------------------------------------------
+    def fail_next(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
+        with self._lock:
+            self._faults.setdefault(method, []).extend([(status, {"ok": False, "error": error}, {})] * times)
+
+    def rate_limit_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        reply = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)})
+        with self._lock:
+            self._faults.setdefault(method, []).extend([reply] * times)
+
+    # reading back -------------------------------------------------------------
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def wait_for(self, predicate: Callable[[Call], bool] | str, *, after: int = 0, timeout: float = 5.0) -> Call:
+        """Wait for a call (by method name or predicate) at index >= ``after``; AssertionError on timeout."""
+        match = (lambda c: c.method == predicate) if isinstance(predicate, str) else predicate
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                for call in self.calls[after:]:
+                    if match(call):
+                        return call
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seen = ", ".join(c.method for c in self.calls[after:]) or "none"
+                    raise AssertionError(f"no matching Slack call within {timeout}s (calls seen: {seen})")
+                self._lock.wait(remaining)
+
+    def wait_quiet(self, *, after: int, quiet: float = 0.25, timeout: float = 10.0) -> list[Call]:
+        """Wait until at least one call after ``after`` arrived and then none for ``quiet`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while time.monotonic() < deadline:
+                if len(self.calls) > after and time.monotonic() - self.calls[-1].at >= quiet:
+                    break
+                self._lock.wait(0.05)
+            return list(self.calls[after:])
+
+    def messages(self, channel: str | None = None) -> list[dict[str, Any]]:
+        return self.state.messages_in(channel)
+
+    # request handling (called from the server threads) -----------------------
+    def handle(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with self._lock:
+            fault = self._faults.get(method)
+            if fault:
+                status, body, headers = fault.pop(0)
+            elif token is None:
+                status, body, headers = 200, {"ok": False, "error": "not_authed"}, {}
+            elif token != self.state.bot_token:
+                status, body, headers = 200, {"ok": False, "error": "invalid_auth"}, {}
+            elif method not in METHODS:
+                status, body, headers = 200, {"ok": False, "error": "unknown_method"}, {}
+            else:
+                status, body, headers = 200, METHODS[method](self.state, args), {}
+            self.calls.append(Call(method, args, token, status=status, response=body))
+            self._lock.notify_all()
+        return status, body, headers
+
+
+def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            if not self.path.startswith("/api/"):
+                return self._reply(404, {"ok": False, "error": "not_found"}, {})
+            method = self.path[len("/api/"):].split("?", 1)[0]
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode("utf-8") if length else ""
+            args = _parse_args(raw, self.headers.get("Content-Type", ""), self.path)
+            auth = self.headers.get("Authorization", "")
+            token = auth[len("Bearer "):] if auth.startswith("Bearer ") else args.pop("token", None)
+            status, body, headers = fake.handle(method, args, token)
+            self._reply(status, body, headers)
+
+        do_GET = do_POST
+
+        def _reply(self, status: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    return Handler
+
+
+def _parse_args(raw: str, content_type: str, path: str) -> dict[str, Any]:
+    args: dict[str, Any] = dict(parse_qsl(path.split("?", 1)[1])) if "?" in path else {}
+    if "json" in content_type and raw:
+        args.update(json.loads(raw))
+    elif raw:
+        args.update(parse_qsl(raw, keep_blank_values=True))
+    for key in ("blocks", "view", "attachments"):
+        if isinstance(args.get(key), str):
+            try:
+                args[key] = json.loads(args[key])
+            except ValueError:
+                pass
+    return args

@@ -1,0 +1,99 @@
+"""Sending the daily digests: one DM per person per local day, paced, retried on 429 by the client."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.render import render
+from connectors.services import Services
+from workflows.digest import Digest, ReminderPolicy, digests_due
+
+log = logging.getLogger(__name__)
+
+
+def _link(where: tuple[str | None, str | None]) -> str | None:
+    channel, ts = where
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}" if channel and ts else None
+
+
+def digest_blocks(digest: Digest, policy: ReminderPolicy, tz: str) -> list[dict[str, Any]]:
+    shown = digest.items[: policy.max_items]
+    items = []
+    for item in shown:
+        due = item.due_at.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M") if item.due_at else ""
+        when = {"approval": f"Waiting for your decision{' · expires ' + due if due else ''}",
+                "escalation": f"Escalated to you: {item.context}"}.get(
+            item.kind, f"{item.overdue_days} days overdue (due {due})" if item.overdue_days else f"Due today {due}")
+        items.append({"kind": item.kind, "ref": item.ref, "title": item.title, "when": when, "link": _link(item.where)})
+    day = datetime.fromisoformat(digest.local_date).strftime("%A %d %B")
+    return render("digest", day=day, items=items, more=len(digest.items) - len(shown))
+
+
+class Digests:
+    def __init__(self, services: Services, policy: ReminderPolicy):
+        self.services = services
+        self.policy = policy
+
+    def _timezone_of(self) -> Any:
+        store, default = self.services.store, self.services.org.default_timezone
+
+        @lru_cache(maxsize=None)
+        def timezone_of(user: str) -> str:
+            person = store.get_person_by_slack_id(user)
+            return person.timezone if person and person.timezone else default
+
+        return timezone_of
+
+    def due(self, now: datetime) -> tuple[list[Digest], Any]:
+        teams, policy = self.services.teams, self.services.run_policy
+        security = set(teams.team(policy.security_team).members)
+
+        tasks = self.services.store.open_tasks()
+        runs = {run.id: run for run, _ in tasks}
+
+        def owners_of(step: Any) -> list[str]:
+            """Who has the task: whoever claimed it; else the new hire's manager for manager tasks; else the lead."""
+            if step.owner_slack_id:
+                return [step.owner_slack_id]
+            manager = self.services.engine.manager_of_task(runs[step.run_id], step)
+            return [manager or teams.team(step.team).lead]
+
+        def approvers_of(approval: Any) -> list[str]:
+            people = set(policy.it_approvers) | (security if approval.needs_security else set())
+            return sorted(people - {approval.requested_by})
+
+        timezone_of = self._timezone_of()
+        digests = digests_due(now, tasks=tasks,
+                              approvals=self.services.store.list_approvals(status="pending"),
+                              owners_of=owners_of, approvers_of=approvers_of, lead_of=lambda t: teams.team(t).lead,
+                              cio=teams.team("cio").lead, timezone_of=timezone_of, policy=self.policy)
+        return digests, timezone_of
+
+    def send(self, client: WebClient, now: datetime | None = None) -> int:
+        """Send every digest due at ``now`` that was not sent today; returns how many went out."""
+        now = now or datetime.now(timezone.utc)
+        digests, timezone_of = self.due(now)
+        gap = 1.0 / self.policy.messages_per_second if self.policy.messages_per_second else 0.0
+        sent = 0
+        for digest in digests:
+            if not self.services.store.claim_digest(digest.user, digest.local_date, len(digest.items)):
+                continue  # already sent today (or another clock is sending it)
+            try:
+                client.chat_postMessage(channel=digest.user, text=f"Your IT to-do: {len(digest.items)} item(s)",
+                                        blocks=digest_blocks(digest, self.policy, timezone_of(digest.user)))
+                sent += 1
+            except SlackApiError as exc:
+                self.services.store.release_digest(digest.user, digest.local_date)
+                log.warning("digest not sent; will retry at the next sweep",
+                            extra={"user": digest.user, "error": exc.response.get("error")})
+            if gap:
+                time.sleep(gap)
+        log.info("digests sent", extra={"sent": sent, "due": len(digests)})
+        return sent

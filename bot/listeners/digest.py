@@ -1,0 +1,32 @@
+"""The Done button in a daily digest: the task is marked done and the digest line says so."""
+from __future__ import annotations
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.ids import DigestActionId
+from bot.run_notify import deliver
+from connectors.services import Services
+from workflows.engine import RunError
+
+
+def register(app: App, services: Services) -> None:
+    def handle_digest_done_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        user = body["user"]["id"]
+        try:
+            notices = services.engine.complete_task(int(action["value"]), user)
+        except RunError as exc:
+            return client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=str(exc))
+        message = body.get("message") or {}
+        blocks = []
+        for block in message.get("blocks", []):
+            if block.get("accessory", {}).get("value") == action["value"]:
+                block = {k: v for k, v in block.items() if k != "accessory"}
+                block["text"] = {**block["text"], "text": block["text"]["text"] + "\n✅ Done"}
+            blocks.append(block)
+        client.chat_update(channel=body["channel"]["id"], ts=body["container"]["message_ts"],
+                           text=message.get("text") or "Your IT to-do", blocks=blocks)
+        deliver(services, client, notices)
+
+    app.action(DigestActionId.DONE.value)(handle_digest_done_action)

@@ -1,0 +1,50 @@
+"""`itbot serve`: build everything from settings, then serve Slack over HTTP or Socket Mode."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from bot.app import create_app
+from bot.events import EventRelay
+from bot.hooks import make_hr_hook
+from bot.logs import configure_logging
+from bot.server import HttpServer, make_wsgi
+from bot.settings import Settings
+from connectors.services import build_services
+
+log = logging.getLogger(__name__)
+
+
+def hr_hook(settings: Settings, services):
+    """POST /hooks/hr: signed HR events start runs (503 until HR_WEBHOOK_SECRET is set)."""
+    secret = settings.hr_webhook_secret.reveal() if settings.hr_webhook_secret else None
+    return make_hr_hook(secret, services.engine)
+
+
+def serve(settings: Settings) -> int:
+    configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    services = build_services(settings)
+    relay = EventRelay(settings).start() if settings.event_process else None
+    app = create_app(settings, services, relay=relay)
+    hook = hr_hook(settings, services)
+    if settings.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        health = HttpServer(make_wsgi(None, services, hook), settings.host, settings.port).start()
+        log.info("starting in Socket Mode", extra={"health_port": health.port})
+        handler = SocketModeHandler(app, settings.slack_app_token.reveal())
+        handler.connect()
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        try:
+            stop.wait()
+        finally:
+            handler.close()
+            health.stop()
+        return 0
+    server = HttpServer(make_wsgi(app, services, hook), settings.host, settings.port)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    log.info("listening for Slack over HTTP", extra={"port": server.port, "path": "/slack/events"})
+    server.serve_forever()
+    return 0

@@ -1,0 +1,1 @@
+"""Adapters to the systems outside itbot: the store, directories, Graph."""

@@ -1,0 +1,202 @@
+"""Runs, their steps and approvals in the store.
+
+Claiming is a compare-and-set UPDATE (status and lease checked in the WHERE clause), so of several
+workers on one PostgreSQL, or threads on one SQLite file, exactly one gets each step; a worker that
+dies leaves a lease that expires, and the step is claimed again (the directory verbs are idempotent).
+"""
+from __future__ import annotations
+
+from dataclasses import fields, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from connectors.store.tables import approvals, checklist_runs, checklist_steps, digest_log, people
+from workflows.models import Approval, Run, RunStep
+
+_RUN = [f.name for f in fields(Run) if f.name not in ("id", "created_at", "updated_at")]
+_STEP = [f.name for f in fields(RunStep) if f.name not in ("id", "updated_at")]
+_APPROVAL = [f.name for f in fields(Approval) if f.name not in ("id", "created_at")]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _run(row: Any) -> Run:
+    return Run(**{k: row[k] for k in _RUN}, id=row["id"], created_at=row["created_at"], updated_at=row["updated_at"])
+
+
+def _step(row: Any) -> RunStep:
+    values = {k: row[k] for k in _STEP}
+    values["requires"] = tuple(values["requires"] or ())
+    values["position"] = values["position"] or 0
+    return RunStep(**values, id=row["id"], updated_at=row["updated_at"])
+
+
+def _approval(row: Any) -> Approval:
+    values = {k: row[k] for k in _APPROVAL}
+    values["summary"] = values["summary"] or ""
+    return Approval(**values, id=row["id"], created_at=row["created_at"])
+
+
+def _step_values(step: RunStep) -> dict[str, Any]:
+    values = {k: getattr(step, k) for k in _STEP}
+    values["requires"] = list(step.requires)
+    return values
+
+
+class RunStoreMixin:
+    engine: Any
+
+    # runs -------------------------------------------------------------------------
+    def create_run(self, run: Run, steps: Iterable[RunStep]) -> tuple[Run, bool]:
+        """Store a run and its steps in one transaction; (existing run, False) for a known idempotency key."""
+        if run.idempotency_key:
+            existing = self.find_run_by_key(run.idempotency_key)
+            if existing:
+                return existing, False
+        now = _now()
+        try:
+            with self.engine.begin() as conn:
+                person_id = conn.execute(insert(people).values(
+                    display_name=run.display_name[:200], created_at=now, updated_at=now,
+                    email=None, department=run.person.get("department"), title=run.person.get("title"),
+                    timezone=run.person.get("timezone")).returning(people.c.id)).scalar_one()
+                values = {k: getattr(run, k) for k in _RUN} | {"person_id": person_id}
+                run_id = conn.execute(insert(checklist_runs).values(**values, created_at=now, updated_at=now)
+                                      .returning(checklist_runs.c.id)).scalar_one()
+                for step in steps:
+                    conn.execute(insert(checklist_steps).values(**_step_values(replace(step, run_id=run_id)),
+                                                                updated_at=now))
+        except IntegrityError:
+            existing = self.find_run_by_key(run.idempotency_key) if run.idempotency_key else None
+            if existing is None:
+                raise
+            return existing, False
+        return self.get_run(run_id), True
+
+    def find_run_by_key(self, key: str) -> Run | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(checklist_runs).where(checklist_runs.c.idempotency_key == key)).mappings().first()
+        return _run(row) if row else None
+
+    def get_run(self, run_id: int) -> Run | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(checklist_runs).where(checklist_runs.c.id == run_id)).mappings().first()
+        return _run(row) if row else None
+
+    def list_runs(self, *, status: str | None = None) -> list[Run]:
+        query = select(checklist_runs).order_by(checklist_runs.c.id)
+        if status:
+            query = query.where(checklist_runs.c.status == status)
+        with self.engine.connect() as conn:
+            return [_run(r) for r in conn.execute(query).mappings()]
+
+    def save_run(self, run: Run) -> Run:
+        values = {k: getattr(run, k) for k in _RUN}
+        with self.engine.begin() as conn:
+            conn.execute(update(checklist_runs).where(checklist_runs.c.id == run.id).values(**values, updated_at=_now()))
+        return self.get_run(run.id)
+
+    # steps ------------------------------------------------------------------------
+    def list_steps(self, run_id: int) -> list[RunStep]:
+        query = select(checklist_steps).where(checklist_steps.c.run_id == run_id).order_by(
+            checklist_steps.c.position, checklist_steps.c.id)
+        with self.engine.connect() as conn:
+            return [_step(r) for r in conn.execute(query).mappings()]
+
+    def get_step(self, step_id: int) -> RunStep | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(checklist_steps).where(checklist_steps.c.id == step_id)).mappings().first()
+        return _step(row) if row else None
+
+    def save_step(self, step: RunStep, *, expect_status: str | None = None) -> RunStep | None:
+        """Write a step; with ``expect_status`` only if it is still in that status (else None)."""
+        query = update(checklist_steps).where(checklist_steps.c.id == step.id)
+        if expect_status:
+            query = query.where(checklist_steps.c.status == expect_status)
+        with self.engine.begin() as conn:
+            changed = conn.execute(query.values(**_step_values(step), updated_at=_now())).rowcount
+        return self.get_step(step.id) if changed else None
+
+    def due_step_ids(self, now: datetime, limit: int = 50) -> list[int]:
+        query = (select(checklist_steps.c.id).join(checklist_runs, checklist_runs.c.id == checklist_steps.c.run_id)
+                 .where(checklist_runs.c.status.in_(("active", "blocked")))
+                 .where(or_(and_(checklist_steps.c.status == "pending", checklist_steps.c.due_at <= now,
+                                 or_(checklist_steps.c.next_attempt_at.is_(None),
+                                     checklist_steps.c.next_attempt_at <= now)),
+                            and_(checklist_steps.c.status == "running", checklist_steps.c.lease_until < now)))
+                 .order_by(checklist_steps.c.due_at, checklist_steps.c.position).limit(limit))
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def claim_step(self, step_id: int, worker: str, now: datetime, lease: timedelta) -> RunStep | None:
+        """Take a due step for this worker; None when another worker has it (or it is not due)."""
+        query = (update(checklist_steps).where(checklist_steps.c.id == step_id)
+                 .where(or_(checklist_steps.c.status == "pending",
+                            and_(checklist_steps.c.status == "running", checklist_steps.c.lease_until < now)))
+                 .values(status="running", lease_until=now + lease,
+                         updated_at=now))
+        with self.engine.begin() as conn:
+            if conn.execute(query).rowcount != 1:
+                return None
+        return self.get_step(step_id)
+
+    # approvals ----------------------------------------------------------------------
+    def create_approval(self, approval: Approval) -> Approval:
+        with self.engine.begin() as conn:
+            new_id = conn.execute(insert(approvals).values(
+                **{k: getattr(approval, k) for k in _APPROVAL}, created_at=_now()).returning(approvals.c.id)).scalar_one()
+        return self.get_approval(new_id)
+
+    def get_approval(self, approval_id: int) -> Approval | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(approvals).where(approvals.c.id == approval_id)).mappings().first()
+        return _approval(row) if row else None
+
+    def list_approvals(self, *, status: str | None = None) -> list[Approval]:
+        query = select(approvals).order_by(approvals.c.id)
+        if status:
+            query = query.where(approvals.c.status == status)
+        with self.engine.connect() as conn:
+            return [_approval(r) for r in conn.execute(query).mappings()]
+
+    def save_approval(self, approval: Approval, *, expect: dict[str, Any] | None = None) -> Approval | None:
+        """Write an approval; with ``expect`` only if those columns still hold those values (else None)."""
+        query = update(approvals).where(approvals.c.id == approval.id)
+        for column, value in (expect or {}).items():
+            query = query.where(approvals.c[column].is_(None) if value is None else approvals.c[column] == value)
+        with self.engine.begin() as conn:
+            changed = conn.execute(query.values(**{k: getattr(approval, k) for k in _APPROVAL})).rowcount
+        return self.get_approval(approval.id) if changed else None
+
+    # daily digests -------------------------------------------------------------------
+    def claim_digest(self, user: str, local_date: str, items: int) -> bool:
+        """Record today's digest for ``user``; False when one was already sent (or is being sent) today."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(digest_log).values(user_slack_id=user, local_date=local_date, sent_at=_now(),
+                                                       items=items))
+        except IntegrityError:
+            return False
+        return True
+
+    def release_digest(self, user: str, local_date: str) -> None:
+        """Forget a claim whose message could not be sent, so the next sweep tries again."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(digest_log).where(digest_log.c.user_slack_id == user,
+                                                  digest_log.c.local_date == local_date))
+
+    def open_tasks(self) -> list[tuple[Run, RunStep]]:
+        """Every step waiting for a person (status "task") with its run."""
+        query = (select(checklist_steps, checklist_runs.c.id.label("rid")).join(
+            checklist_runs, checklist_runs.c.id == checklist_steps.c.run_id)
+            .where(checklist_steps.c.status == "task").order_by(checklist_steps.c.due_at))
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query).mappings())
+            runs = {r["id"]: _run(r) for r in conn.execute(select(checklist_runs).where(
+                checklist_runs.c.id.in_({row["rid"] for row in rows}))).mappings()} if rows else {}
+        return [(runs[row["rid"]], _step(row)) for row in rows]

@@ -1,0 +1,147 @@
+"""Daily digests with a controllable clock: local 09:00 in two time zones, weekends, escalation, catch-up."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.app import make_client
+from bot.devtools.harness import Harness
+from bot.digests import Digests
+from bot.ids import DigestActionId
+from workflows.digest import load_reminder_policy
+from workflows.hr import parse_hr_event
+from workflows.models import Person
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+EVENT = json.loads((CONFIG / "examples" / "hr-event.json").read_text())
+# Monday 23 November 2026 in London; New York is five hours behind.
+MONDAY = datetime(2026, 11, 23, 0, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock(MONDAY + timedelta(hours=6))
+
+
+@pytest.fixture
+def h(tmp_path, clock):
+    with Harness(database_url=f"sqlite:///{tmp_path / 'itbot.db'}", clock=clock) as harness:
+        harness.services.store.save_person(Person(display_name="Dev Patel", slack_user_id="U0IT1",
+                                                  timezone="America/New_York"))
+        yield harness
+
+
+def _digests(h):
+    policy = load_reminder_policy(CONFIG)
+    return Digests(h.services, policy.__class__(**{**policy.__dict__, "messages_per_second": 0}))
+
+
+def _start_run(h, clock, **changes):
+    event = parse_hr_event({**EVENT, "start_date": (clock.now + timedelta(days=3)).date().isoformat(), **changes},
+                           "webhook")
+    run = h.services.engine.start_run(event)
+    h.services.engine.tick("test", MONDAY + timedelta(hours=9, minutes=1))  # the laptop task falls due at 09:00
+    return run
+
+
+def _dms(h, user):
+    return [c for c in h.fake.calls_to("chat.postMessage") if c.args.get("channel") == user]
+
+
+def test_each_owner_gets_one_digest_at_nine_local_time_in_their_own_time_zone(h, clock):
+    _start_run(h, clock)                      # laptop and first-week tasks for the help desk lead (U0IT1)
+    security_lead = h.services.teams.team("security").lead
+    h.services.store.save_person(Person(display_name="Sec", slack_user_id=security_lead, timezone="Europe/London"))
+    digests, client = _digests(h), make_client(h.settings)
+    clock.now = MONDAY + timedelta(hours=9, minutes=5)     # 09:05 London, 04:05 New York
+    sent_first = digests.send(client, clock.now)
+    assert not _dms(h, "U0IT1"), "not yet 09:00 in New York"
+    approvers = [u for u in h.services.run_policy.it_approvers if _dms(h, u)]
+    assert approvers, "IT approvers in London got their pending approval in a digest"
+    clock.now = MONDAY + timedelta(hours=14, minutes=5)    # 09:05 New York
+    digests.send(client, clock.now)
+    [digest] = _dms(h, "U0IT1")
+    text = json.dumps(digest.args["blocks"], ensure_ascii=False)
+    assert "Prepare the laptop" in text and DigestActionId.DONE.value in text
+    assert digests.send(client, clock.now + timedelta(hours=3)) == 0, "never two in a day"
+    assert sent_first >= 1 and len(_dms(h, "U0IT1")) == 1
+
+
+def test_no_digest_on_weekends_or_with_nothing_in_it(h, clock):
+    digests, client = _digests(h), make_client(h.settings)
+    assert digests.send(client, MONDAY + timedelta(hours=15)) == 0, "nothing listed: nobody is messaged"
+    _start_run(h, clock)
+    saturday = MONDAY + timedelta(days=5, hours=15)
+    assert digests.send(client, saturday) == 0
+    assert digests.send(client, saturday + timedelta(days=2)) > 0, "Monday again"
+
+
+def test_overdue_tasks_escalate_to_the_lead_then_the_cio(h, clock):
+    _start_run(h, clock)
+    [run] = h.services.store.list_runs()
+    member = "U0IT4"   # a help desk member claims the laptop task and forgets it
+    laptop = next(s for s in h.services.store.list_steps(run.id) if s.step_key == "laptop")
+    h.services.engine.claim_task(laptop.id, member)
+    digests, client = _digests(h), make_client(h.settings)
+    cio = h.services.teams.team("cio").lead
+    lead = h.services.teams.team(laptop.team).lead
+    listed, _ = digests.due((laptop.due_at + timedelta(days=3)).replace(hour=15))  # a Thursday, 3 days late
+    kinds = {d.user: {i.kind for i in d.items} for d in listed}
+    assert "task" in kinds.get(member, set()) and "escalation" in kinds.get(lead, set())
+    assert "escalation" not in kinds.get(cio, set()), "not yet late enough for the CIO"
+    listed, _ = digests.due((laptop.due_at + timedelta(days=7)).replace(hour=15))  # a Monday, 7 days late
+    assert any(i.kind == "escalation" for d in listed if d.user == cio for i in d.items)
+
+
+def test_a_clock_that_was_down_at_nine_catches_up_once(h, clock):
+    _start_run(h, clock)
+    digests, client = _digests(h), make_client(h.settings)
+    late = MONDAY + timedelta(hours=16)     # the clock came back at 16:00 London / 11:00 New York
+    first = digests.send(client, late)
+    assert first > 0 and digests.send(client, late + timedelta(minutes=5)) == 0
+
+
+def test_done_in_the_digest_completes_the_task_and_updates_the_line(h, clock):
+    _start_run(h, clock)
+    digests, client = _digests(h), make_client(h.settings)
+    digests.send(client, MONDAY + timedelta(hours=15))
+    [digest] = _dms(h, "U0IT1")
+    button = next(b["accessory"] for b in digest.args["blocks"] if b.get("accessory", {}).get("action_id")
+                  == DigestActionId.DONE.value)
+    mark = len(h.fake.calls)
+    payload = {"type": "block_actions", "user": {"id": "U0IT1"}, "trigger_id": "t",
+               "container": {"type": "message", "channel_id": digest.response["channel"],
+                             "message_ts": digest.response["ts"]},
+               "channel": {"id": digest.response["channel"]},
+               "message": {"ts": digest.response["ts"], "text": digest.args["text"], "blocks": digest.args["blocks"]},
+               "actions": [{"type": "button", "action_id": DigestActionId.DONE.value, "value": button["value"],
+                            "block_id": "b", "action_ts": "1"}]}
+    assert h.driver.interact(payload).status == 200
+    calls = h.fake.wait_quiet(after=mark)
+    assert h.services.store.get_step(int(button["value"])).status == "done"
+    update = [c for c in calls if c.method == "chat.update" and c.args["channel"] == digest.response["channel"]]
+    assert update and "✅ Done" in json.dumps(update[0].args["blocks"], ensure_ascii=False)
+
+
+def test_a_managers_task_goes_to_the_manager(h, clock):
+    h.fake.state.add_user("U0MGR", "Morgan Grey")
+    h.services.store.save_person(Person(display_name="Morgan Grey", slack_user_id="U0MGR", timezone="Europe/London"))
+    _start_run(h, clock, manager_slack_id="U0MGR")
+    [run] = h.services.store.list_runs()
+    welcome = next(s for s in h.services.store.list_steps(run.id) if s.step_key == "manager_welcome")
+    assert welcome.status == "task"
+    listed, _ = _digests(h).due(MONDAY + timedelta(hours=15))
+    mine = {d.user: [i.title for i in d.items] for d in listed}
+    assert any("Plan the first week" in t for t in mine.get("U0MGR", [])), "the manager's digest lists it"
+    assert not any("Plan the first week" in t for t in mine.get(h.services.teams.team(welcome.team).lead, []))

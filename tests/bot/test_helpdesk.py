@@ -1,0 +1,221 @@
+"""The help desk through the real app: answers, requests, routing, team buttons, relay, SLA, approvals."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.app import make_client
+from bot.devtools.harness import Harness
+from bot.ids import ActionId
+from bot.jobs import run_sla_sweep
+
+
+class Clock:
+    def __init__(self, start: datetime):
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+# Tuesday 10:00 London: inside every team's business hours.
+TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def clock():
+    return Clock(TUESDAY_10)
+
+
+@pytest.fixture
+def h(tmp_path, clock):
+    with Harness(database_url=f"sqlite:///{tmp_path / 'itbot.db'}", clock=clock) as harness:
+        yield harness
+
+
+def say(h, user: str, text: str, **kwargs):
+    mark = len(h.fake.calls)
+    h.driver.dm(user, text, **kwargs)
+    return h.fake.wait_quiet(after=mark)
+
+
+def click(h, user: str, action: ActionId, value, *, channel: str, ts: str):
+    mark = len(h.fake.calls)
+    reply = h.driver.click(user, action.value, str(value), channel=channel, message_ts=ts)
+    assert reply.status == 200
+    return h.fake.wait_quiet(after=mark)
+
+
+def posts(calls, channel=None):
+    return [c for c in calls if c.method == "chat.postMessage" and c.response.get("ok")
+            and (channel is None or c.response["channel"] == channel)]
+
+
+def team_channel(h, team_id: str) -> str:
+    return h.services.teams.team(team_id).channel
+
+
+def buttons(call) -> dict[str, str]:
+    return {e["action_id"]: e["value"] for b in call.args.get("blocks", []) if b["type"] == "actions"
+            for e in b["elements"]}
+
+
+def only_request(h):
+    [request] = h.services.store.list_requests()
+    return request
+
+
+def test_how_to_question_is_answered_from_the_knowledge_base_with_feedback_buttons(h):
+    calls = say(h, "U0ANA", "how do I set up an out of office reply in outlook?")
+    [answer] = posts(calls, "D0ANA")
+    assert "out-of-office" in answer.args["text"].lower() and "automatic repl" in str(answer.args["blocks"]).lower()
+    assert answer.args["thread_ts"]
+    assert set(buttons(answer)) == {ActionId.ANSWER_SOLVED.value, ActionId.ANSWER_STUCK.value}
+    assert h.services.store.list_requests() == []
+    click(h, "U0ANA", ActionId.ANSWER_SOLVED, buttons(answer)[ActionId.ANSWER_SOLVED.value], channel="D0ANA",
+          ts=answer.response["ts"])
+    assert [a.outcome for a in h.services.store.list_answers()] == ["solved"]
+    updated = h.fake.calls_to("chat.update")[-1]
+    assert not [b for b in updated.args["blocks"] if b["type"] == "actions"], "buttons must not be clickable twice"
+
+
+def test_still_stuck_opens_a_request_with_the_conversation_attached(h):
+    calls = say(h, "U0ANA", "how do I set up an out of office reply in outlook?")
+    [answer] = posts(calls, "D0ANA")
+    calls = click(h, "U0ANA", ActionId.ANSWER_STUCK, buttons(answer)[ActionId.ANSWER_STUCK.value],
+                  channel="D0ANA", ts=answer.response["ts"])
+    request = only_request(h)
+    assert request.source == "still_stuck" and request.requester_slack_id == "U0ANA"
+    assert "Employee asked: how do I set up an out of office" in request.description
+    assert "still stuck" in request.description
+    card = posts(calls, team_channel(h, request.team))
+    assert len(card) == 1 and request.number in card[0].args["text"]
+    thread = posts(calls, "D0ANA")
+    assert thread and thread[-1].args["thread_ts"] == answer.args["thread_ts"]
+    assert [a.outcome for a in h.services.store.list_answers()] == ["still_stuck"]
+
+
+def test_broken_laptop_goes_to_help_desk_l1_with_a_priority(h):
+    calls = say(h, "U0ANA", "my laptop won't turn on, the screen stays black")
+    request = only_request(h)
+    assert request.team == "helpdesk_l1" and request.intent == "broken" and request.topic == "hardware"
+    assert request.priority in ("P3", "P4", "P2")
+    [card] = posts(calls, team_channel(h, "helpdesk_l1"))
+    assert set(buttons(card)) == {ActionId.CLAIM.value, ActionId.RESOLVE.value, ActionId.ESCALATE.value,
+                                  ActionId.REASSIGN.value}
+    [told] = posts(calls, "D0ANA")
+    assert request.number in told.args["text"] and h.services.teams.team("helpdesk_l1").name in told.args["text"]
+
+
+def test_phishing_goes_to_security_at_p1_and_the_employee_gets_safety_steps_at_once(h):
+    calls = say(h, "U0BEN", "I clicked a link in a suspicious email and typed my password, I think it was phishing")
+    request = only_request(h)
+    assert (request.team, request.priority, request.topic) == ("security", "P1", "security")
+    [card] = posts(calls, team_channel(h, "security"))
+    [told] = posts(calls, "D0BEN")
+    steps = [b for b in told.args["blocks"] if b["type"] == "section" and "Do this now" in b["text"]["text"]]
+    assert steps and "password" in steps[0]["text"]["text"].lower()
+
+
+def test_escalation_moves_from_l1_to_l2_to_l3_and_no_further(h):
+    say(h, "U0ANA", "outlook keeps crashing when I open it")
+    r = only_request(h)
+    assert r.team == "helpdesk_l1"
+    for agent, target in (("U0IT1", "helpdesk_l2"), ("U0IT2", "helpdesk_l3")):
+        calls = click(h, agent, ActionId.ESCALATE, r.id, channel=r.team_channel, ts=r.team_ts)
+        r = only_request(h)
+        assert r.team == target and r.escalations >= 1
+        [card] = posts(calls, team_channel(h, target))
+        old = [c for c in calls if c.method == "chat.update"][-1]
+        assert "Escalated to" in str(old.args["blocks"]) and not [b for b in old.args["blocks"] if b["type"] == "actions"]
+        assert any("has moved to" in c.args["text"] for c in posts(calls, "D0ANA"))
+    assert ActionId.ESCALATE.value not in buttons(card), "L3 is the last tier"
+
+
+def test_only_the_owning_team_can_claim_and_the_employee_hears_about_it(h):
+    say(h, "U0ANA", "the printer on floor 2 is jammed and not printing")
+    r = only_request(h)
+    calls = click(h, "U0DEV", ActionId.CLAIM, r.id, channel=r.team_channel, ts=r.team_ts)
+    [refusal] = [c for c in calls if c.method == "chat.postEphemeral"]
+    assert "Only members of" in refusal.args["text"] and only_request(h).assignee is None
+    calls = click(h, "U0IT1", ActionId.CLAIM, r.id, channel=r.team_channel, ts=r.team_ts)
+    r = only_request(h)
+    assert r.assignee == "U0IT1" and r.status == "in_progress" and r.first_response_at is not None
+    assert any("<@U0IT1>" in c.args["text"] for c in posts(calls, "D0ANA"))
+    calls = click(h, "U0IT1", ActionId.RESOLVE, r.id, channel=r.team_channel, ts=r.team_ts)
+    assert only_request(h).status == "resolved"
+    assert any("resolved" in c.args["text"] for c in posts(calls, "D0ANA"))
+
+
+def test_replies_are_relayed_between_the_team_thread_and_the_employee_thread(h):
+    say(h, "U0ANA", "my monitor flickers all the time")
+    r = only_request(h)
+    mark = len(h.fake.calls)
+    h.driver.channel_message("U0IT1", r.team_channel, "Which dock are you using?", thread_ts=r.team_ts)
+    [to_employee] = posts(h.fake.wait_quiet(after=mark), "D0ANA")
+    assert to_employee.args["thread_ts"] == r.thread_ts and "Which dock are you using?" in to_employee.args["text"]
+    assert only_request(h).first_response_at is not None
+    mark = len(h.fake.calls)
+    h.driver.dm("U0ANA", "The grey one from the office", thread_ts=r.thread_ts)
+    [to_team] = posts(h.fake.wait_quiet(after=mark), r.team_channel)
+    assert to_team.args["thread_ts"] == r.team_ts and "The grey one from the office" in to_team.args["text"]
+    assert len(h.services.store.list_requests()) == 1, "a reply in the thread must not open a new request"
+
+
+def test_sla_breach_warns_first_then_escalates_automatically(h, clock):
+    say(h, "U0ANA", "my laptop is broken, the keyboard stopped working")
+    r = only_request(h)
+    client = make_client(h.settings)
+    due = h.services.helpdesk.due(r)
+    assert due is not None and due > clock.now
+    assert run_sla_sweep(h.services, client, clock.now) == 0
+    mark = len(h.fake.calls)
+    window = due - r.created_at
+    clock.now = r.created_at + window * 0.9 if window < timedelta(hours=8) else due - timedelta(minutes=1)
+    assert run_sla_sweep(h.services, client, clock.now) == 1
+    assert any(":warning:" in c.args["text"] for c in posts(h.fake.calls[mark:], r.team_channel))
+    clock.now = due + timedelta(hours=30)
+    mark = len(h.fake.calls)
+    assert run_sla_sweep(h.services, client, clock.now) == 1
+    moved = only_request(h)
+    assert moved.team == "helpdesk_l2" and moved.sla_breached_at is not None
+    assert posts(h.fake.calls[mark:], team_channel(h, "helpdesk_l2"))
+    assert any("escalated" in c.args["text"] for c in posts(h.fake.calls[mark:], "D0ANA"))
+    assert run_sla_sweep(h.services, client, clock.now + timedelta(minutes=5)) == 0, "a breach escalates once"
+
+
+def test_access_request_waits_for_the_managers_approval_before_the_team_sees_it(h):
+    calls = say(h, "U0ANA", "I need access to the Finance shared drive please")
+    r = only_request(h)
+    assert r.status == "awaiting_approval" and r.approver == "U0BEN"
+    assert not posts(calls, team_channel(h, r.team)), "the team must not work it before approval"
+    [card] = posts(calls, "D0BEN")
+    ts = card.response["ts"]
+    refused = click(h, "U0ANA", ActionId.APPROVE, r.id, channel="D0BEN", ts=ts)
+    assert [c for c in refused if c.method == "chat.postEphemeral"] and only_request(h).status == "awaiting_approval"
+    calls = click(h, "U0BEN", ActionId.APPROVE, r.id, channel="D0BEN", ts=ts)
+    assert only_request(h).status == "open"
+    assert posts(calls, team_channel(h, r.team))
+    [update] = [c for c in calls if c.method == "chat.update"]
+    assert "Approved by <@U0BEN>" in str(update.args["blocks"])
+    again = click(h, "U0BEN", ActionId.DENY, r.id, channel="D0BEN", ts=ts)
+    assert "already decided" in [c for c in again if c.method == "chat.postEphemeral"][0].args["text"]
+
+
+def test_empty_huge_and_foreign_messages_are_handled_once_without_a_crash(h):
+    calls = say(h, "U0ANA", "   ")
+    assert "didn't catch any text" in posts(calls)[0].args["text"]
+    huge = "my vpn is not working " + "x" * 40_000
+    calls = say(h, "U0ANA", huge)
+    r = only_request(h)
+    assert len(r.summary) <= 300 and r.topic == "vpn"
+    for call in posts(calls):
+        assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in call.args.get("blocks", []))
+    calls = say(h, "U0CHLOE", "Bonjour, mon imprimante ne fonctionne pas depuis ce matin")
+    assert len(posts(calls, "D0CHLOE")) == 1, "one reply to the employee, whatever the language"
+    assert len([x for x in h.services.store.list_requests() if x.requester_slack_id == "U0CHLOE"]) <= 1
+    event = "Ev0DUPLICATE"
+    say(h, "U0DEV", "my mouse is broken", event_id=event)
+    say(h, "U0DEV", "my mouse is broken", event_id=event, retry_num=1)
+    assert len([x for x in h.services.store.list_requests() if x.requester_slack_id == "U0DEV"]) == 1

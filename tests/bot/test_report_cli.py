@@ -1,0 +1,121 @@
+"""`itbot report` through bot.report_cli.run_report, on the seeded SQLite store of the workflow tests."""
+from __future__ import annotations
+
+import io
+import json
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from bot.report_cli import bar_chart, run_report
+from connectors.store import build_store
+from tests.workflows.test_report import CONFIG, NOW, seed
+
+
+@pytest.fixture
+def settings(tmp_path):
+    url = f"sqlite:///{tmp_path / 'itbot.db'}"
+    store = build_store(url)
+    seed(store)
+    store.close()
+    return SimpleNamespace(database_url=url, config_dir=CONFIG)
+
+
+def report(argv, settings):
+    out, err = io.StringIO(), io.StringIO()
+    code = run_report(argv, out, settings=settings, now=NOW, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_text_report_is_a_readable_table(settings):
+    code, out, err = report(["--since", "30d"], settings)
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "IT report, 2026-01-31 12:00 to 2026-03-02 12:00 UTC"
+    assert "Requests opened: 6" in lines
+    assert re.search(r"^IT help desk\s+0\s+1\s+1\s+1\s+3$", out, re.M)
+    assert re.search(r"^all teams\s+2\s+1\s+1\s+2\s+6$", out, re.M)
+    assert re.search(r"^all teams\s+4\s+20m\s+2h 00m\s+3\s+4h 00m\s+2d 0h$", out, re.M)
+    assert "SLA breaches: 3 (IT-00002, IT-00003, IT-00005)" in lines
+    assert "Deflection: 20% = 2 solved / (4 answered questions + 6 requests opened)" in lines
+    assert "     3  PRINTER on floor 3 jammed" in lines
+    assert "  steps automated: 5 of 7 done steps (71%)" in lines
+
+
+def test_json_is_one_object_with_stable_keys(settings):
+    code, out, _ = report(["--since", "30d", "--json"], settings)
+    data = json.loads(out)
+    assert code == 0
+    assert data["window"] == {"since": "2026-01-31T12:00:00+00:00", "until": "2026-03-02T12:00:00+00:00"}
+    assert data["requests"]["by_team"] == {"helpdesk_l1": 3, "msp": 1, "security": 2}
+    assert data["resolution"]["overall"] == {"count": 3, "median_seconds": 14400, "p90_seconds": 172800}
+    assert data["sla"]["breached"] == 3
+    assert data["deflection"]["rate"] == 0.2
+    assert data["onboarding"]["lead_time"]["median_seconds"] == 5 * 86400 + 12 * 3600
+
+
+def test_a_shorter_window_counts_less(settings):
+    code, out, _ = report(["--since", "2026-03-01", "--json"], settings)
+    data = json.loads(out)
+    assert code == 0 and data["requests"]["total"] == 3 and data["requests"]["by_team"] == {"helpdesk_l1": 1,
+                                                                                              "security": 2}
+
+
+@pytest.mark.parametrize("since", ["30", "yesterday", "0d", "2030-01-01"])
+def test_a_bad_since_is_one_line_and_exit_2(settings, since):
+    code, out, err = report(["--since", since], settings)
+    assert code == 2 and out == ""
+    assert err.startswith("itbot: error: --since") and err.count("\n") == 1
+
+
+def test_html_page_is_self_contained_with_charts(settings, tmp_path):
+    page = tmp_path / "report.html"
+    code, out, _ = report(["--html", str(page)], settings)
+    html = page.read_text(encoding="utf-8")
+    assert code == 0 and out.rstrip().endswith(f"report page written to {page.resolve()}")
+    assert html.startswith("<!DOCTYPE html>") and "<style>" in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
+    assert "<script" not in html and "<link" not in html and "@import" not in html
+    # bars: 3 teams, 4 priorities, 3 + 3 teams' medians (the MSP's empty), 2 unanswered questions
+    assert html.count("<svg") == 5 and html.count("<rect") == 3 + 4 + 3 + 3 + 2
+    assert "Requests by team" in html and "Median time to resolution by team" in html
+    assert "IT-00002, IT-00003, IT-00005" in html
+
+
+def test_html_with_json_keeps_stdout_pure_json(settings, tmp_path):
+    page = tmp_path / "r.html"
+    code, out, err = report(["--json", "--html", str(page)], settings)
+    assert code == 0 and json.loads(out)["requests"]["total"] == 6 and str(page.resolve()) in err
+
+
+def test_unwritable_html_file_is_an_error(settings, tmp_path):
+    code, _, err = report(["--html", str(tmp_path / "missing" / "r.html")], settings)
+    assert code == 2 and err.startswith("itbot: error: cannot write")
+
+
+def test_question_text_is_escaped_in_the_page(tmp_path, settings):
+    from connectors.store import build_store as open_store
+    from workflows.models import AnswerRecord
+
+    store = open_store(settings.database_url)
+    store.record_answer(AnswerRecord(user_slack_id="U1", question="<img src=x onerror=alert(1)>", intent="question",
+                                     topic="other", outcome="no_answer"))
+    store.close()
+    page = tmp_path / "p.html"
+    report(["--since", "12h", "--html", str(page)], settings)   # the answer's time is now, not NOW
+    assert "<img" not in page.read_text(encoding="utf-8")
+
+
+def test_settings_come_from_the_environment(tmp_path, monkeypatch, settings):
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ITBOT_CONFIG_DIR", str(CONFIG))
+    out = io.StringIO()
+    assert run_report(["--json"], out, now=NOW) == 0
+    assert json.loads(out.getvalue())["requests"]["total"] == 6
+
+
+def test_bar_geometry_scales_to_the_longest_bar():
+    chart = bar_chart("t", [("a", 2, "2"), ("b", 4, "4"), ("c", 0, "0")])
+    assert [b["width"] for b in chart["bars"]] == [190.0, 380.0, 0]
+    assert [b["y"] for b in chart["bars"]] == [0, 30, 60] and chart["height"] == 90

@@ -1,0 +1,90 @@
+"""Runs, steps and approvals in the store (SQLite and PostgreSQL): idempotent starts, exclusive claims."""
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from connectors.store import build_store
+from workflows.models import Approval, Run, RunStep
+
+NOW = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def store(database_url):
+    s = build_store(database_url)
+    yield s
+    s.close()
+
+
+def _run(key: str = "hr-1") -> Run:
+    return Run(kind="onboarding", person={"given_name": "Zoë", "surname": "Ødegård", "username": "zoe.odegard"},
+               requested_by="U0HR1", effective_date="2027-03-01", idempotency_key=key, source="webhook")
+
+
+def _steps(n: int = 3) -> list[RunStep]:
+    return [RunStep(run_id=0, step_key=f"s{i}", title=f"Step {i}", team="helpdesk_l1", position=i,
+                    requires=(f"s{i - 1}",) if i else (), due_at=NOW) for i in range(n)]
+
+
+def test_a_run_is_stored_once_per_idempotency_key(store):
+    run, created = store.create_run(_run(), _steps())
+    again, created_again = store.create_run(_run(), _steps())
+    assert created and not created_again and again.id == run.id
+    assert [s.step_key for s in store.list_steps(run.id)] == ["s0", "s1", "s2"]
+    assert store.list_steps(run.id)[1].requires == ("s0",)
+    assert run.person["surname"] == "Ødegård" and run.display_name == "Zoë Ødegård"
+
+
+def test_only_one_of_many_workers_claims_a_step(store):
+    run, _ = store.create_run(_run(), _steps(1))
+    [step_id] = store.due_step_ids(NOW)
+    winners: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def claim(n: int) -> None:
+        barrier.wait()
+        if store.claim_step(step_id, f"w{n}", NOW, timedelta(minutes=5)):
+            winners.append(n)
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert store.due_step_ids(NOW) == [], "a claimed step is not due again while its lease holds"
+    assert store.due_step_ids(NOW + timedelta(minutes=6)) == [step_id], "an expired lease makes it claimable again"
+
+
+def test_steps_not_yet_due_or_waiting_to_retry_are_not_offered(store):
+    run, _ = store.create_run(_run(), _steps(2))
+    first, second = store.list_steps(run.id)
+    store.save_step(replace(first, due_at=NOW + timedelta(days=1)))
+    store.save_step(replace(second, next_attempt_at=NOW + timedelta(minutes=2)))
+    assert store.due_step_ids(NOW) == []
+    assert store.due_step_ids(NOW + timedelta(minutes=3)) == [second.id]
+
+
+def test_an_approval_is_decided_once_even_when_two_clicks_race(store):
+    run, _ = store.create_run(_run(), _steps(1))
+    approval = store.create_approval(Approval(subject="step:1", requested_by="U0HR1", run_id=run.id,
+                                              plan={"changes": []}, summary="Create account"))
+    results = []
+    barrier = threading.Barrier(2)
+
+    def click(user: str) -> None:
+        barrier.wait()
+        results.append(store.save_approval(replace(approval, status="approved", decided_by=user),
+                                           expect={"status": "pending"}))
+
+    threads = [threading.Thread(target=click, args=(u,)) for u in ("U0IT2", "U0IT3")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(r is not None for r in results) == 1
+    assert store.get_approval(approval.id).status == "approved"

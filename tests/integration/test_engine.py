@@ -1,0 +1,300 @@
+"""The checklist engine end to end on the sandbox directories: approvals, tasks, retries, crashes, replicas."""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+from connectors.services import build_services, sandbox_directories
+from workflows.checklist import load_checklists
+from workflows.directory import InvalidInputError, TransientError
+from workflows.engine import RunError
+from workflows.hr import parse_hr_event
+from workflows.teams import load_teams
+
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+HIRE = json.loads((CONFIG / "examples" / "hr-event.json").read_text())
+START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _services(database_url: str, clock: Clock, directories=None):
+    settings = replace(Settings.from_env({}, require_slack=False), database_url=database_url)
+    return build_services(settings, clock=clock, directories=directories)
+
+
+@pytest.fixture
+def clock():
+    return Clock(START - timedelta(days=5))
+
+
+@pytest.fixture
+def directories():
+    return sandbox_directories(load_checklists(CONFIG, load_teams(CONFIG)))
+
+
+@pytest.fixture
+def services(tmp_path, clock, directories):
+    s = _services(f"sqlite:///{tmp_path / 'engine.db'}", clock, directories)
+    yield s
+    s.close()
+
+
+def hire_event(**changes):
+    return parse_hr_event({**HIRE, **changes}, "webhook")
+
+
+def run_until_quiet(engine, clock, until: datetime, step=timedelta(hours=6)):
+    notices = []
+    while clock.now <= until:
+        notices += engine.tick("w1", clock.now)
+        clock.now += step
+    return notices
+
+
+def approve_all(services, notices, approver="U0IT2"):
+    for n in notices:
+        if n.kind == "approval_needed" and services.store.get_approval(n.approval.id).status == "pending":
+            services.engine.decide(n.approval.id, approver, True)
+
+
+def finish_tasks(services, run_id):
+    for step in services.store.list_steps(run_id):
+        if step.status == "task":
+            member = services.teams.team(step.team).members[0]
+            services.engine.complete_task(step.id, member)
+
+
+def test_onboarding_waits_for_approval_shows_the_plan_and_then_creates_the_accounts(services, clock, directories):
+    started = services.engine.start_run(hire_event())
+    assert started.created
+    notices = services.engine.tick("w1", clock.now)
+    [ask] = [n for n in notices if n.kind == "approval_needed"]
+    creates = [e for e in ask.approval.plan["steps"] if e["system"] == "Active Directory" and e.get("changes")]
+    assert creates and any(c["attribute"] == "sAMAccountName" or "account" in c["attribute"].lower()
+                           for c in creates[0]["changes"])
+    assert directories["ad"].find_user("pepe.nunez") is None and directories["ad"].find_user("jose.nunez") is None, \
+        "nothing may change before approval"
+    run = services.store.get_run(started.run_id)
+    username = run.person["username"]
+    with pytest.raises(RunError, match="own request"):
+        services.engine.decide(ask.approval.id, run.requested_by, True)
+    with pytest.raises(RunError, match="Only IT approvers"):
+        services.engine.decide(ask.approval.id, "U0ANA", True)
+    services.engine.decide(ask.approval.id, "U0IT2", True)
+    with pytest.raises(RunError, match="already decided"):
+        services.engine.decide(ask.approval.id, "U0IT3", True)
+    notices = run_until_quiet(services.engine, clock, START + timedelta(days=2))
+    approve_all(services, notices)
+    run_until_quiet(services.engine, clock, START + timedelta(days=3))
+    user = directories["ad"].find_user(username)
+    assert user is not None and user.enabled
+    assert "Sales" in " ".join(user.groups)
+    assert directories["entra"].find_user(username) is not None
+    tasks = [s for s in services.store.list_steps(started.run_id) if s.status == "task"]
+    assert {"laptop", "security_training"} <= {s.step_key for s in tasks}
+    assert services.store.get_run(started.run_id).status != "done", "open tasks keep the run open"
+    for _ in range(4):  # each finished task lets the next ones fall due
+        finish_tasks(services, started.run_id)
+        run_until_quiet(services.engine, clock, clock.now + timedelta(days=3))
+    assert services.store.get_run(started.run_id).status == "done"
+    assert all(s.status == "done" for s in services.store.list_steps(started.run_id))
+
+
+def test_the_same_event_twice_starts_one_run(services):
+    first = services.engine.start_run(hire_event())
+    second = services.engine.start_run(hire_event())
+    assert (first.created, second.created) == (True, False) and first.run_id == second.run_id
+    assert len(services.store.list_runs()) == 1
+
+
+def test_a_transient_failure_is_retried_and_a_persistent_one_becomes_a_task_not_done(services, clock, directories):
+    started = services.engine.start_run(hire_event())
+    approve_all(services, services.engine.tick("w1", clock.now))
+    directories["ad"].fail_next("create_user", TransientError("DC busy", system="ad", code="51 busy"), times=1)
+    run_until_quiet(services.engine, clock, clock.now + timedelta(hours=1), step=timedelta(minutes=5))
+    steps = {s.step_key: s for s in services.store.list_steps(started.run_id)}
+    assert steps["ad_account"].status == "done" and steps["ad_account"].attempts == 1
+    directories["entra"].fail_next("create_user", InvalidInputError("bad UPN", system="entra", code="Request_BadRequest"),
+                                   times=10)
+    run_until_quiet(services.engine, clock, clock.now + timedelta(days=1), step=timedelta(hours=1))
+    steps = {s.step_key: s for s in services.store.list_steps(started.run_id)}
+    assert steps["entra_account"].status == "task" and "bad UPN" in steps["entra_account"].last_error
+    run = services.store.get_run(started.run_id)
+    assert run.status == "blocked" and "bad UPN" in run.blocked_reason
+
+
+def test_a_step_interrupted_mid_way_is_finished_once_by_another_worker(services, clock, directories):
+    started = services.engine.start_run(hire_event())
+    approve_all(services, services.engine.tick("w1", clock.now))
+    step = next(s for s in services.store.list_steps(started.run_id) if s.step_key == "ad_account")
+    claimed = services.store.claim_step(step.id, "doomed", clock.now, timedelta(minutes=5))
+    assert claimed.status == "running"
+    # The worker made the change, then died before recording it.
+    from workflows.run_actions import perform
+    spec = services.engine.checklists["onboarding"].step("ad_account")
+    run = services.store.get_run(started.run_id)
+    perform(spec.action, directories["ad"], run.person, services.engine._args(run, spec), plan=False)
+    services.engine.tick("w2", clock.now)
+    assert services.store.get_step(step.id).status == "running", "its lease still holds: nobody else takes it"
+    clock.now += timedelta(minutes=6)
+    services.engine.tick("w2", clock.now)
+    done = services.store.get_step(step.id)
+    assert done.status == "done" and done.result["already_done"] is True, "re-checked, found done, not redone"
+    users = [u for u in directories["ad"].snapshot()["users"] if "nunez" in str(u)]
+    assert len(users) == 1
+
+
+def test_the_leaver_flow_removes_every_access_after_approval(services, clock, directories):
+    hired = services.engine.start_run(hire_event())
+    approve_all(services, services.engine.tick("w1", clock.now))
+    approve_all(services, run_until_quiet(services.engine, clock, START + timedelta(days=2)))
+    run_until_quiet(services.engine, clock, START + timedelta(days=2))
+    username = services.store.get_run(hired.run_id).person["username"]
+    assert directories["ad"].find_user(username).enabled
+    last_day = (START + timedelta(days=30)).date()
+    clock.now = START + timedelta(days=25)
+    leaver = parse_hr_event({"event_id": "hris-leave-1", "kind": "offboarding", "username": username,
+                             "last_day": last_day.isoformat(), "manager": "jane.doe", "timezone": "Europe/London"},
+                            "webhook")
+    started = services.engine.start_run(leaver)
+    for _ in range(60):  # approve each request for approval as soon as it is posted
+        approve_all(services, services.engine.tick("w1", clock.now))
+        clock.now += timedelta(hours=3)
+    run_until_quiet(services.engine, clock, START + timedelta(days=40), step=timedelta(hours=3))
+    ad_user, entra_user = directories["ad"].find_user(username), directories["entra"].find_user(username)
+    assert not ad_user.enabled and not entra_user.enabled
+    assert [g for g in ad_user.groups if g.casefold() != "domain users"] == []
+    assert list(entra_user.groups) == []
+    steps = {s.step_key: s.status for s in services.store.list_steps(started.run_id)}
+    assert steps["entra_revoke_sessions"] == "done" and steps["ad_disable"] == "done"
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgresql_never_run_the_same_step_twice(postgres_url, clock, directories):
+    from tests.support.postgres import empty_database
+    empty_database(postgres_url)
+    one, two = _services(postgres_url, clock, directories), _services(postgres_url, clock, directories)
+    try:
+        started = one.engine.start_run(hire_event())
+        approve_all(one, one.engine.tick("w1", clock.now))
+        clock.now = START + timedelta(days=2)
+        barrier = threading.Barrier(2)
+
+        def work(services, name):
+            barrier.wait()
+            for _ in range(5):
+                services.engine.tick(name, clock.now)
+
+        threads = [threading.Thread(target=work, args=(s, n)) for s, n in ((one, "w1"), (two, "w2"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        done = [s for s in one.store.list_steps(started.run_id) if s.status == "done"]
+        ran = [e.detail["step"] for e in one.store.audit_trail(f"run:{started.run_id}") if e.action == "step.done"]
+        assert len(done) >= 5 and sorted(ran) == sorted(s.step_key for s in done), "each step ran exactly once"
+        assert {s.done_by for s in done} == {"itbot"}
+    finally:
+        one.close()
+        two.close()
+
+
+def test_a_privileged_hire_needs_it_and_security_two_different_people(services, clock, directories):
+    started = services.engine.start_run(hire_event(privileged=True, event_id="hris-priv-1"))
+    approve_all(services, services.engine.tick("w1", clock.now))  # the ordinary account changes
+    clock.now = START - timedelta(days=2)  # the admin-group step falls due two days before the start
+    services.engine.tick("w1", clock.now)
+    asks = [n for n in services.store.list_approvals() if n.needs_security]
+    assert len(asks) == 1, "admin groups get their own approval, which needs Security"
+    ask = asks[0]
+    services.engine.decide(ask.id, "U0IT2", True)
+    assert services.store.get_approval(ask.id).status == "pending", "IT alone is not enough"
+    with pytest.raises(RunError):
+        services.engine.decide(ask.id, "U0IT2", True)
+    security = services.teams.team("security").members[0]
+    services.engine.decide(ask.id, security, True)
+    assert services.store.get_approval(ask.id).status == "approved"
+    services.engine.tick("w1", clock.now)
+    step = next(s for s in services.store.list_steps(started.run_id) if s.step_key == "ad_admin_groups")
+    assert step.status == "done"
+
+
+def test_an_undecided_approval_expires_and_the_cio_is_told(services, clock):
+    services.engine.start_run(hire_event())
+    [ask] = [n for n in services.engine.tick("w1", clock.now) if n.kind == "approval_needed"]
+    clock.now += services.run_policy.expire_after + timedelta(minutes=1)
+    notices = services.engine.tick("w1", clock.now)
+    assert [n.kind for n in notices if n.approval] == ["approval_expired"]
+    assert services.store.get_approval(ask.approval.id).status == "expired"
+    with pytest.raises(RunError, match="already decided"):
+        services.engine.decide(ask.approval.id, "U0IT2", True)
+
+
+def test_without_a_directory_every_directory_step_becomes_a_task_for_its_team(tmp_path, clock):
+    services = _services(f"sqlite:///{tmp_path / 'nodir.db'}", clock, directories={})
+    try:
+        started = services.engine.start_run(hire_event())
+        notices = services.engine.tick("w1", clock.now)
+        steps = {s.step_key: s for s in services.store.list_steps(started.run_id)}
+        assert steps["ad_account"].status == "task" and "not connected" in steps["ad_account"].result["task"]
+        assert not [n for n in notices if n.kind == "approval_needed"]
+    finally:
+        services.close()
+
+
+def test_a_moved_start_date_replans_the_steps_still_to_come(services, clock):
+    started = services.engine.start_run(hire_event())
+    before = {s.step_key: s.due_at for s in services.store.list_steps(started.run_id)}
+    moved = services.engine.start_run(hire_event(event_id="hris-moved-1", start_date="2026-03-09"))
+    assert moved == type(moved)(started.run_id, False), "the same person's new date moves the run, no second run"
+    after = {s.step_key: s.due_at for s in services.store.list_steps(started.run_id)}
+    assert after["laptop"] - before["laptop"] == timedelta(days=7)
+    assert services.store.get_run(started.run_id).effective_date == "2026-03-09"
+
+
+def test_terminate_now_disables_and_signs_out_at_once_and_the_rest_waits_for_approval(services, clock, directories):
+    approve_all(services, services.engine.tick("w1", clock.now) if services.engine.start_run(hire_event()) else [])
+    clock.now = START + timedelta(days=3)
+    approve_all(services, services.engine.tick("w1", clock.now))
+    services.engine.tick("w1", clock.now)
+    username = services.store.list_runs()[0].person["username"]
+    assert directories["ad"].find_user(username).enabled
+    leaver = parse_hr_event({"event_id": "hris-fire-1", "kind": "offboarding", "username": username,
+                             "last_day": (START + timedelta(days=60)).date().isoformat(), "terminate_now": True,
+                             "timezone": "Europe/London"}, "webhook")
+    started = services.engine.start_run(leaver)
+    clock.now += timedelta(seconds=30)
+    services.engine.tick("w1", clock.now)
+    assert not directories["ad"].find_user(username).enabled and not directories["entra"].find_user(username).enabled
+    steps = {s.step_key: s.status for s in services.store.list_steps(started.run_id)}
+    assert steps["ad_disable"] == "done" and steps["entra_revoke_sessions"] == "done"
+    assert steps["ad_remove_groups"] in ("awaiting_approval", "pending"), "removing groups still needs approval"
+    assert services.store.get_run(started.run_id).effective_date == clock.now.date().isoformat()
+
+
+def test_one_person_cannot_give_both_halves_of_a_privileged_approval(services, clock):
+    started = services.engine.start_run(hire_event(privileged=True, event_id="hris-priv-2"))
+    approve_all(services, services.engine.tick("w1", clock.now))
+    clock.now = START - timedelta(days=2)
+    services.engine.tick("w1", clock.now)
+    [ask] = [a for a in services.store.list_approvals() if a.needs_security]
+    both = services.teams.team("security").members[0]
+    services.engine.policy = replace(services.engine.policy, it_approvers=services.engine.policy.it_approvers | {both})
+    services.engine.decide(ask.id, both, True)          # counted as one half
+    with pytest.raises(RunError):
+        services.engine.decide(ask.id, both, True)      # the other half needs someone else
+    assert services.store.get_approval(ask.id).status == "pending"
+    assert started.created

@@ -1,0 +1,1 @@
+"""Business logic for itbot: pure, synchronous, and free of Slack, LDAP, Graph and SQL."""

@@ -1,0 +1,165 @@
+"""Approvals for the engine: one card per run with the directory plan, decisions checked at click time.
+
+Every account add or removal waits for an IT approver; privileged changes (admin groups) wait for IT and
+for Security, two different people. Nobody approves their own request. A decision is a compare-and-set in
+the store, so a double click (or two approvers at once) decides once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from workflows.directory import DirectoryError
+from workflows.models import Approval, Run, RunStep
+from workflows.run_actions import HandOver, perform
+
+SYSTEM_NAMES = {"ad": "Active Directory", "entra": "Entra ID"}
+# In a "terminate now" offboarding these run at once without waiting for approval: they only cut access,
+# can be undone, and lose nothing. Everything else still waits for IT's approval.
+PROTECTIVE = ("disable_user", "revoke_sessions")
+
+
+class RunError(ValueError):
+    """A person may not do this, or the run or step is not in a state that allows it."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something people should see: kind is approval_needed | task | step_done | step_failed | run_done | …"""
+
+    kind: str
+    run: Run
+    step: RunStep | None = None
+    approval: Approval | None = None
+    text: str = ""
+
+
+def _show(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return None if value is None else str(value)
+
+
+class ApprovalsMixin:
+    store: Any
+    checklists: Any
+    teams: Any
+    policy: Any
+    directories: Any
+    clock: Any
+
+    def _approval_gate(self, run: Run, step: RunStep, spec: Any, directory: Any, now: datetime) -> list[Notice] | None:
+        """None when the step may run now; otherwise the notices for asking (or waiting)."""
+        if step.approval_id is None:
+            return self._ask_for_approval(run, step, spec, now)
+        approval = self.store.get_approval(step.approval_id)
+        if approval.status == "approved":
+            return None
+        if approval.status in ("denied", "expired"):
+            self._save(replace(step, status="denied", lease_until=None))
+            return []
+        self._save(replace(step, status="awaiting_approval", lease_until=None))
+        return []
+
+    def _ask_for_approval(self, run: Run, step: RunStep, spec: Any, now: datetime) -> list[Notice]:
+        """One approval for every account change of the run still to come (privileged ones apart, since those
+        also need Security), with each change's directory plan, so IT decides once seeing all of it."""
+        checklist = self.checklists[run.kind]
+        emergency = bool(run.person.get("terminate_now"))
+        waiting = [s for s in self.store.list_steps(run.id) if s.approval_id is None and s.action
+                   and s.status in ("pending", "running") and checklist.step(s.step_key).needs_approval
+                   and checklist.step(s.step_key).privileged == spec.privileged
+                   and not (emergency and checklist.step(s.step_key).spec.verb in PROTECTIVE)]
+        plan = [self._plan_entry(run, s) for s in waiting]
+        approval = self.store.create_approval(Approval(
+            subject=f"run:{run.id}", requested_by=run.requested_by, needs_security=spec.privileged,
+            plan={"steps": plan}, summary=f"{run.kind.capitalize()} of {run.display_name}: {len(plan)} account change(s)",
+            run_id=run.id, expires_at=now + self.policy.expire_after))
+        for s in waiting:
+            status = "awaiting_approval" if s.id == step.id else s.status
+            self._save(replace(s, approval_id=approval.id, status=status,
+                               lease_until=None if s.id == step.id else s.lease_until))
+        return [Notice("approval_needed", run, self.store.get_step(step.id), approval)]
+
+    def _plan_entry(self, run: Run, step: RunStep) -> dict[str, Any]:
+        spec = self.checklists[run.kind].step(step.step_key)
+        entry: dict[str, Any] = {"step": step.title, "system": SYSTEM_NAMES.get(spec.spec.system, spec.spec.system)}
+        directory = self.directories.get(spec.spec.system)
+        try:
+            outcome = perform(spec.action, directory, run.person, self._args(run, spec), plan=True)
+            entry["changes"] = [{"target": c.target, "attribute": c.attribute, "old": _show(c.old), "new": _show(c.new)}
+                                for c in outcome.changes]
+        except HandOver as handover:
+            entry["note"] = str(handover)
+        except DirectoryError as exc:
+            entry["note"] = (f"{spec.spec.verb} {', '.join(f'{k}={v}' for k, v in self._args(run, spec).items())}"
+                             f" — exact values once earlier steps have run ({type(exc).__name__})")
+        return entry
+
+    def decide(self, approval_id: int, user: str, approve: bool) -> tuple[Approval, list[Notice]]:
+        """Record a decision, checked again now; the step runs at the next tick when fully approved."""
+        approval = self.store.get_approval(approval_id)
+        if approval is None:
+            raise RunError("That approval no longer exists.")
+        run = self.store.get_run(approval.run_id)
+        if approval.status != "pending":
+            raise RunError(f"This was already decided ({approval.status}).")
+        if user in (approval.requested_by, run.person.get("slack_user_id")):
+            raise RunError("You cannot approve your own request.")
+        is_it = user in self.policy.it_approvers
+        is_security = self.teams.is_member(self.policy.security_team, user)
+        if not (is_it or is_security):
+            raise RunError("Only IT approvers (or Security, for privileged access) can decide this.")
+        now = self.clock()
+        if approval.expires_at and approval.expires_at < now:
+            raise RunError("This approval has expired.")
+        if not approve:
+            decided = replace(approval, status="denied", decided_by=user, decided_at=now)
+            expect = {"status": "pending"}
+        elif approval.needs_security and approval.decided_by is None and is_it \
+                and user != approval.security_decided_by:
+            decided = replace(approval, decided_by=user, decided_at=now)
+            expect = {"status": "pending", "decided_by": None}
+        elif approval.needs_security and is_security and approval.security_decided_by is None \
+                and user != approval.decided_by:
+            decided = replace(approval, security_status="approved", security_decided_by=user)
+            expect = {"status": "pending", "security_decided_by": None}
+        elif not approval.needs_security and is_it:
+            decided = replace(approval, status="approved", decided_by=user, decided_at=now)
+            expect = {"status": "pending"}
+        else:
+            raise RunError("This needs another approver (privileged access needs both IT and Security).")
+        if decided.needs_security and decided.decided_by and decided.security_decided_by and approve:
+            decided = replace(decided, status="approved")
+        saved = self.store.save_approval(decided, expect=expect)
+        if saved is None:
+            raise RunError("Someone else decided this at the same moment; nothing was changed twice.")
+        self.store.audit(user, f"approval.{'approved' if approve else 'denied'}", f"run:{run.id}",
+                         {"approval": approval.id, "status": saved.status})
+        return saved, self._after_decision(saved, run, now)
+
+    def _after_decision(self, approval: Approval, run: Run, now: datetime) -> list[Notice]:
+        covered = [s for s in self.store.list_steps(run.id) if s.approval_id == approval.id]
+        if approval.status == "approved":
+            for step in covered:
+                self.store.save_step(replace(step, status="pending", lease_until=None),
+                                     expect_status="awaiting_approval")
+        elif approval.status == "denied":
+            for step in covered:
+                if step.status in ("pending", "awaiting_approval"):
+                    self.store.save_step(replace(step, status="denied", lease_until=None))
+            self.store.save_run(replace(run, status="blocked", blocked_reason="account changes denied"))
+            return [Notice("run_denied", run, None, approval)]
+        return []
+
+    def _expire_approvals(self, now: datetime) -> list[Notice]:
+        notices = []
+        for approval in self.store.list_approvals(status="pending"):
+            if approval.expires_at and approval.expires_at < now:
+                expired = self.store.save_approval(replace(approval, status="expired"), expect={"status": "pending"})
+                if expired:
+                    run = self.store.get_run(approval.run_id)
+                    notices.append(Notice("approval_expired", run, None, expired))
+        return notices
+

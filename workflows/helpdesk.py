@@ -1,0 +1,272 @@
+"""The help desk: from an employee's words to an answer or a routed, tracked request.
+
+``Helpdesk`` holds no Slack vocabulary. Each method takes plain values, changes the store, and
+returns what happened as data; bot/ turns that into messages, cards and thread updates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from workflows.models import AnswerRecord, ItRequest
+from workflows.triage import TriageResult
+
+SUMMARY_LIMIT = 300
+DESCRIPTION_LIMIT = 20_000
+
+
+class HelpdeskError(ValueError):
+    """A person tried something they may not do, or on a request in the wrong state; the text says which."""
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What itbot made of a message: the triage and, when confident, the article to answer with."""
+
+    triage: TriageResult
+    article: Any | None          # workflows.triage.knowledge.Article
+    text: str
+
+    @property
+    def answerable(self) -> bool:
+        return self.article is not None
+
+    @property
+    def wants_request(self) -> bool:
+        return self.triage.intent in ("broken", "request")
+
+
+@dataclass(frozen=True)
+class Opened:
+    request: ItRequest
+    route: Any                  # workflows.routing.Route
+    team: Any                   # workflows.teams.Team
+    approver_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Escalated:
+    request: ItRequest
+    from_team: Any
+    to_team: Any
+    from_card: tuple[str | None, str | None] = (None, None)  # (channel, ts) of the previous tier's card
+
+
+@dataclass(frozen=True)
+class SlaEvent:
+    kind: str                   # "warning" | "breach"
+    request: ItRequest
+    due_at: datetime
+    escalation: Escalated | None = None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def summarise(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= SUMMARY_LIMIT else line[: SUMMARY_LIMIT - 1].rstrip() + "…"
+
+
+class Helpdesk:
+    def __init__(self, *, store: Any, teams: Any, routing: Any, model: Any, kb: Any,
+                 answer_threshold: float = 0.35, clock: Callable[[], datetime] = _utcnow):
+        self.store = store
+        self.teams = teams
+        self.routing = routing
+        self.model = model
+        self.kb = kb
+        self.answer_threshold = answer_threshold
+        self.clock = clock
+
+    # understanding and answering ---------------------------------------------
+    def understand(self, text: str) -> Understanding:
+        from workflows.triage import triage
+
+        result = triage(text, self.model, self.kb, answer_threshold=self.answer_threshold)
+        article = self.kb.get(result.article_id) if result.article_id else None
+        return Understanding(result, article, text)
+
+    def record_answer(self, user: str, u: Understanding, outcome: str, *, channel: str | None = None,
+                      thread_ts: str | None = None) -> AnswerRecord:
+        return self.store.record_answer(AnswerRecord(
+            user_slack_id=user, question=summarise(u.text), intent=u.triage.intent, topic=u.triage.topic,
+            outcome=outcome, article_id=u.article.id if u.article else None, channel=channel, thread_ts=thread_ts))
+
+    def answer_feedback(self, answer_id: int, user: str, solved: bool) -> AnswerRecord:
+        record = self.store.get_answer(answer_id)
+        if record is None:
+            raise HelpdeskError("That answer is no longer on record.")
+        if record.user_slack_id != user:
+            raise HelpdeskError("Only the person who asked can say whether this solved it.")
+        if record.outcome in ("solved", "still_stuck"):
+            return record
+        return self.store.record_answer(replace(record, outcome="solved" if solved else "still_stuck"))
+
+    def link_answer(self, record: AnswerRecord, request: ItRequest) -> AnswerRecord:
+        return self.store.record_answer(replace(record, request_id=request.id))
+
+    # opening --------------------------------------------------------------------
+    def open_request(self, *, requester: str, text: str, source: str, channel: str | None, thread_ts: str | None,
+                     understanding: Understanding | None = None, conversation: str = "") -> Opened:
+        from workflows.routing import route_request
+
+        u = understanding or self.understand(text)
+        intent = u.triage.intent if u.triage.intent in ("broken", "request") else "broken"
+        route = route_request(intent, u.triage.topic, text, requester, self.teams, self.routing)
+        approver = self._approver(route, requester)
+        description = (conversation + "\n\n" if conversation else "") + text
+        request = self.store.save_request(ItRequest(
+            requester_slack_id=requester, summary=summarise(text) or "(no text)",
+            description=description[:DESCRIPTION_LIMIT], intent=intent, topic=u.triage.topic,
+            priority=route.priority, team=route.team, status="awaiting_approval" if approver else "open",
+            channel=channel, thread_ts=thread_ts, source=source, priority_reasons=tuple(route.reasons),
+            approver=approver, team_channel=self.teams.team(route.team).channel))
+        self.store.audit(requester, "request.opened", f"request:{request.id}",
+                         {"team": route.team, "priority": route.priority, "source": source, "approver": approver})
+        return Opened(request, route, self.teams.team(route.team), approver)
+
+    def _approver(self, route: Any, requester: str) -> str | None:
+        if not route.needs_approval:
+            return None
+        kind = route.approver
+        if kind == "manager":
+            manager = self.store.get_manager_slack_id(requester)
+            if manager:
+                return manager
+        if kind == "app_owner" and getattr(self.routing, "app_owner", None):
+            return self.routing.app_owner
+        return self.teams.team("cio").lead
+
+    def posted(self, request: ItRequest, *, team_ts: str | None = None, thread_ts: str | None = None,
+               channel: str | None = None) -> ItRequest:
+        """Remember where the request's card and the employee's thread live."""
+        return self.store.save_request(replace(request, team_ts=team_ts or request.team_ts,
+                                               thread_ts=thread_ts or request.thread_ts,
+                                               channel=channel or request.channel))
+
+    # the team's buttons ---------------------------------------------------------
+    def _load(self, request_id: int) -> ItRequest:
+        request = self.store.get_request(request_id)
+        if request is None:
+            raise HelpdeskError(f"Request {request_id} does not exist.")
+        return request
+
+    def _require_member(self, request: ItRequest, user: str, verb: str) -> None:
+        if not self.teams.is_member(request.team, user):
+            raise HelpdeskError(f"Only members of {self.teams.team(request.team).name} can {verb} {request.number}.")
+
+    def _require_open(self, request: ItRequest) -> None:
+        if request.status == "awaiting_approval":
+            raise HelpdeskError(f"{request.number} is still waiting for approval.")
+        if not request.is_open:
+            raise HelpdeskError(f"{request.number} is already {request.status}.")
+
+    def claim(self, request_id: int, user: str) -> ItRequest:
+        request = self._load(request_id)
+        self._require_member(request, user, "claim")
+        self._require_open(request)
+        if request.assignee == user:
+            return request
+        first = request.first_response_at or self.clock()
+        saved = self.store.save_request(replace(request, assignee=user, status="in_progress", first_response_at=first))
+        self.store.audit(user, "request.claimed", f"request:{request.id}", {})
+        return saved
+
+    def resolve(self, request_id: int, user: str) -> ItRequest:
+        request = self._load(request_id)
+        self._require_member(request, user, "resolve")
+        self._require_open(request)
+        now = self.clock()
+        saved = self.store.save_request(replace(request, status="resolved", resolved_at=now,
+                                                assignee=request.assignee or user,
+                                                first_response_at=request.first_response_at or now))
+        self.store.audit(user, "request.resolved", f"request:{request.id}", {})
+        return saved
+
+    def escalate(self, request_id: int, user: str | None, *, reason: str = "escalated") -> Escalated:
+        request = self._load(request_id)
+        if user is not None:
+            self._require_member(request, user, "escalate")
+        self._require_open(request)
+        target = self.teams.next_tier(request.team)
+        if target is None:
+            raise HelpdeskError(f"{self.teams.team(request.team).name} is the last tier; reassign it instead.")
+        saved = self.store.save_request(replace(
+            request, team=target, team_channel=self.teams.team(target).channel, team_ts=None, assignee=None,
+            status="open", escalations=request.escalations + 1, sla_warned_at=None))
+        self.store.audit(user or "itbot", "request.escalated", f"request:{request.id}",
+                         {"from": request.team, "to": target, "reason": reason})
+        return Escalated(saved, self.teams.team(request.team), self.teams.team(target),
+                         (request.team_channel, request.team_ts))
+
+    def reassign(self, request_id: int, user: str, assignee: str) -> ItRequest:
+        request = self._load(request_id)
+        self._require_member(request, user, "reassign")
+        self._require_open(request)
+        if not self.teams.is_member(request.team, assignee):
+            raise HelpdeskError(f"<@{assignee}> is not in {self.teams.team(request.team).name}.")
+        saved = self.store.save_request(replace(request, assignee=assignee, status="in_progress",
+                                                first_response_at=request.first_response_at or self.clock()))
+        self.store.audit(user, "request.reassigned", f"request:{request.id}", {"to": assignee})
+        return saved
+
+    def note_reply(self, request: ItRequest, user: str) -> ItRequest:
+        """A team member wrote to the employee: that is the first response if none came before."""
+        if request.first_response_at or not self.teams.is_member(request.team, user):
+            return request
+        return self.store.save_request(replace(request, first_response_at=self.clock()))
+
+    # approvals ------------------------------------------------------------------------
+    def decide(self, request_id: int, user: str, approve: bool) -> ItRequest:
+        request = self._load(request_id)
+        if request.status != "awaiting_approval":
+            raise HelpdeskError(f"{request.number} was already decided ({request.status}).")
+        if user == request.requester_slack_id:
+            raise HelpdeskError("You cannot approve your own request.")
+        if user != request.approver:
+            raise HelpdeskError(f"Only <@{request.approver}> can decide on {request.number}.")
+        saved = self.store.save_request(replace(request, status="open" if approve else "denied",
+                                                resolved_at=None if approve else self.clock()))
+        self.store.audit(user, "request.approved" if approve else "request.denied", f"request:{request.id}", {})
+        return saved
+
+    # SLA ------------------------------------------------------------------------------------
+    def _sla(self, request: ItRequest, now: datetime) -> Any:
+        from workflows.sla import sla_state
+
+        return sla_state(request.created_at, now, request.priority, self.teams.team(request.team),
+                         first_response_at=request.first_response_at, resolved_at=request.resolved_at,
+                         warn_fraction=getattr(self.routing, "sla_warning_fraction", 0.75))
+
+    def due(self, request: ItRequest) -> datetime | None:
+        """When the request must be resolved by, in business time of its team."""
+        if request.created_at is None:
+            return None
+        return self._sla(request, self.clock()).resolution_due
+
+    def sla_sweep(self, now: datetime | None = None) -> list[SlaEvent]:
+        """Warn before a breach, escalate on a breach; each at most once per tier."""
+        now = now or self.clock()
+        events: list[SlaEvent] = []
+        for request in self.store.list_requests(open_only=True):
+            if request.status == "awaiting_approval":
+                continue
+            state = self._sla(request, now)
+            if state.breached and request.sla_breached_at is None:
+                events.append(self._breach(request, state.resolution_due, now))
+            elif state.warning and request.sla_warned_at is None and not state.breached:
+                saved = self.store.save_request(replace(request, sla_warned_at=now))
+                events.append(SlaEvent("warning", saved, state.resolution_due))
+        return events
+
+    def _breach(self, request: ItRequest, due: datetime, now: datetime) -> SlaEvent:
+        self.store.audit("itbot", "request.sla_breached", f"request:{request.id}", {"due": due.isoformat()})
+        if self.teams.next_tier(request.team):
+            escalation = self.escalate(request.id, None, reason="SLA breach")
+            saved = self.store.save_request(replace(escalation.request, sla_breached_at=now))
+            return SlaEvent("breach", saved, due, replace(escalation, request=saved))
+        saved = self.store.save_request(replace(request, sla_breached_at=now))
+        return SlaEvent("breach", saved, due)

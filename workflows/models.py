@@ -1,0 +1,154 @@
+"""The nouns of itbot as frozen dataclasses: what workflows read and return."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Person:
+    display_name: str
+    slack_user_id: str | None = None
+    email: str | None = None
+    timezone: str | None = None
+    department: str | None = None
+    title: str | None = None
+    manager_slack_id: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class ItRequest:
+    """A help-desk request (incident or service request) with its routing."""
+
+    requester_slack_id: str
+    summary: str
+    intent: str = "broken"
+    topic: str = "other"
+    priority: str = "P3"
+    team: str = "helpdesk_l1"
+    status: str = "open"
+    description: str = ""
+    channel: str | None = None
+    thread_ts: str | None = None
+    assignee: str | None = None
+    source: str = "dm"
+    priority_reasons: tuple[str, ...] = ()
+    team_channel: str | None = None
+    team_ts: str | None = None
+    approver: str | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    sla_warned_at: datetime | None = None
+    sla_breached_at: datetime | None = None
+    escalations: int = 0
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def number(self) -> str:
+        return f"IT-{self.id:05d}" if self.id is not None else "IT-new"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("resolved", "denied", "cancelled")
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    """One question answered (or not) from the knowledge base: deflection and knowledge gaps."""
+
+    user_slack_id: str
+    question: str
+    intent: str
+    topic: str
+    outcome: str                  # answered | solved | still_stuck | no_answer
+    article_id: str | None = None
+    request_id: int | None = None
+    channel: str | None = None
+    thread_ts: str | None = None
+    id: int | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """One onboarding, offboarding or role change of one person."""
+
+    kind: str                        # onboarding | offboarding | role-change
+    person: dict[str, Any]           # the validated HR record (plain JSON values)
+    requested_by: str
+    effective_date: str              # ISO date the checklist counts from
+    idempotency_key: str | None = None
+    source: str = "slack"
+    status: str = "active"           # active | blocked | done | cancelled
+    blocked_reason: str | None = None
+    channel: str | None = None       # where the progress card lives
+    thread_ts: str | None = None
+    person_id: int | None = None
+    id: int | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def display_name(self) -> str:
+        p = self.person
+        given = p.get("preferred_given_name") or p.get("given_name") or ""
+        return f"{given} {p.get('surname', '')}".strip() or p.get("username") or "(unnamed)"
+
+
+@dataclass(frozen=True)
+class RunStep:
+    run_id: int
+    step_key: str
+    title: str
+    team: str
+    status: str = "pending"          # pending | awaiting_approval | running | done | task | denied | cancelled
+    action: str | None = None
+    position: int = 0
+    requires: tuple[str, ...] = ()
+    due_at: datetime | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    result: dict[str, Any] | None = None
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None
+    approval_id: int | None = None
+    owner_slack_id: str | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+    done_by: str | None = None
+    id: int | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    subject: str                     # e.g. "step:42"
+    requested_by: str
+    status: str = "pending"          # pending | approved | denied | expired
+    needs_security: bool = False
+    security_status: str | None = None
+    plan: dict[str, Any] | None = None
+    summary: str = ""
+    run_id: int | None = None
+    decided_by: str | None = None
+    security_decided_by: str | None = None
+    decided_at: datetime | None = None
+    expires_at: datetime | None = None
+    channel: str | None = None
+    message_ts: str | None = None
+    id: int | None = None
+    created_at: datetime | None = None
