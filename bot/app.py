@@ -47,16 +47,47 @@ def _cached_authorize(client: WebClient):
     return authorize
 
 
-class _ContextExecutor(ThreadPoolExecutor):
-    """Runs listeners after the ack with the request's context (its request id) carried over."""
+class ListenerExecutor(ThreadPoolExecutor):
+    """Runs listeners after the ack with the request's context (its request id) carried over, and knows
+    how many are still running (``wait_idle``), so tools driving the app can tell when it is through."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._busy = 0
+        self._idle = threading.Condition()
 
     def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
         ctx = contextvars.copy_context()
-        return super().submit(ctx.run, fn, *args, **kwargs)
+        with self._idle:
+            self._busy += 1
+        try:
+            return super().submit(self._run, ctx, fn, *args, **kwargs)
+        except BaseException:
+            self._finished()
+            raise
+
+    def _run(self, ctx: contextvars.Context, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return ctx.run(fn, *args, **kwargs)
+        finally:
+            self._finished()
+
+    def _finished(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    @property
+    def busy(self) -> int:
+        return self._busy
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
 
 def create_app(settings: Settings, services: Services, *, client: WebClient | None = None,
-               relay: Any = None, inline: bool = False) -> App:
+               relay: Any = None, inline: bool = False, executor: ListenerExecutor | None = None) -> App:
     """The Bolt app. With ``relay`` (an EventRelay), events are acked here and handled in the event process;
     ``inline`` is that event process's own app: requests arrive already verified and run to completion."""
     client = client or make_client(settings)
@@ -67,7 +98,7 @@ def create_app(settings: Settings, services: Services, *, client: WebClient | No
         authorize=_cached_authorize(client),
         request_verification_enabled=signing is not None and not inline,
         process_before_response=inline,
-        listener_executor=_ContextExecutor(max_workers=8, thread_name_prefix="itbot-listener"),
+        listener_executor=executor or ListenerExecutor(max_workers=8, thread_name_prefix="itbot-listener"),
         logger=logging.getLogger("slack_bolt.App"),
     )
     if not inline:  # the serving process logs each request once, events and refused ones included

@@ -52,7 +52,7 @@ def run_chat(stdin: TextIO | None = None, out: TextIO | None = None) -> int:
                 h.driver.click(ME, action_id, value, channel=channel)
             else:
                 h.driver.dm(ME, text)
-            calls = h.fake.wait_quiet(after=mark, timeout=10)
+            calls = h.settle(after=mark)
             for call in calls:
                 if call.method in ("chat.postMessage", "chat.update") and call.response.get("ok"):
                     print(f"itbot: {render(call.args, h.name_of)}", file=out)

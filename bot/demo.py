@@ -49,7 +49,7 @@ class Tour:
         print(f"  {self.h.name_of(user)} → {where}: {text}", file=self.out)
         mark = len(self.h.fake.calls)
         send()
-        calls = self.h.fake.wait_quiet(after=mark, timeout=10)
+        calls = self.h.settle(after=mark)
         self.show(calls)
         return calls
 
@@ -81,7 +81,7 @@ class Tour:
                     mark = len(self.h.fake.calls)
                     self.h.driver.click(user, element["action_id"], element.get("value", ""),
                                         channel=call.response["channel"], message_ts=call.response["ts"])
-                    calls = self.h.fake.wait_quiet(after=mark, timeout=10)
+                    calls = self.h.settle(after=mark)
                     self.show(calls)
                     return calls
         raise AssertionError(f"no [{label}] button on that message")
@@ -120,7 +120,7 @@ def scene_retry_and_forgery(t: Tour) -> None:
     mark = len(t.h.fake.calls)
     first = d.dm("U0CHLOE", "hello", event_id="EvDEMO1")
     retry = d.dm("U0CHLOE", "hello", event_id="EvDEMO1", retry_num=1)
-    t.show(t.h.fake.wait_quiet(after=mark, timeout=10))
+    t.show(t.h.settle(after=mark))
     t.note("Slack delivered the same event twice (X-Slack-Retry-Num: 1)")
     t.expect("the retry was acknowledged and answered once, not twice",
              first.status == retry.status == 200 and len(_posts(t.h.fake.calls[mark:])) == 1)
@@ -246,7 +246,7 @@ def scene_offboarding(t: Tour) -> None:
     from bot.app import make_client
     client = make_client(t.h.settings)
     deliver(t.h.services, client, t.h.services.engine.tick("demo-worker"))
-    calls = t.h.fake.wait_quiet(after=mark, timeout=10)
+    calls = t.h.settle(after=mark)
     t.show(calls)
     card = _approval_card(t, calls)
     if card:
@@ -274,7 +274,7 @@ def scene_digest(t: Tour) -> None:
     t.clock.advance(seconds=(morning - now).total_seconds())
     mark = len(t.h.fake.calls)
     sent = Digests(t.h.services, policy).send(make_client(t.h.settings), t.clock())
-    t.show(t.h.fake.wait_quiet(after=mark, timeout=5) if sent else [])
+    t.show(t.h.settle(after=mark) if sent else [])
     again = Digests(t.h.services, policy).send(make_client(t.h.settings), t.clock() + timedelta(hours=2))
     t.expect(f"{sent} digest(s) went out, one per person with something due, and none twice", sent > 0 and again == 0)
 
@@ -290,7 +290,7 @@ def scene_report(t: Tour) -> None:
     mark = len(t.h.fake.calls)
     from bot.app import make_client
     post_weekly_summary(t.h.services, make_client(t.h.settings), t.clock())
-    t.show(t.h.fake.wait_quiet(after=mark, timeout=5))
+    t.show(t.h.settle(after=mark))
     posted = [c for c in t.h.fake.calls[mark:] if c.method == "chat.postMessage"
               and c.args.get("channel") == t.h.services.teams.team("cio").channel]
     t.expect("the report counts this tour's requests, answers and runs, and the weekly summary was posted",

@@ -76,7 +76,7 @@ class FakeSlack:
         with self._lock:
             return [c for c in self.calls if c.method == method]
 
-    def wait_for(self, predicate: Callable[[Call], bool] | str, *, after: int = 0, timeout: float = 5.0) -> Call:
+    def wait_for(self, predicate: Callable[[Call], bool] | str, *, after: int = 0, timeout: float = 15.0) -> Call:
         """Wait for a call (by method name or predicate) at index >= ``after``; AssertionError on timeout."""
         match = (lambda c: c.method == predicate) if isinstance(predicate, str) else predicate
         deadline = time.monotonic() + timeout

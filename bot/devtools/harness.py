@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bot.app import create_app
+from bot.app import ListenerExecutor, create_app
 from bot.devtools.driver import SlackDriver
-from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.fake_slack import Call, FakeSlack
 from bot.server import HttpServer, make_wsgi
 from bot.settings import Secret, Settings
 from connectors.services import Services, build_services
@@ -57,6 +58,7 @@ class Harness:
         self.driver: SlackDriver | None = None
         self.settings: Settings | None = None
         self.app: Any = None
+        self.executor: ListenerExecutor | None = None
 
     def start(self) -> "Harness":
         if self._database_url is None:
@@ -74,12 +76,28 @@ class Harness:
         if self._event_process:  # as `itbot serve` runs: events handled in a separate process
             from bot.events import EventRelay
             self.relay = EventRelay(self.settings).start()
-        self.app = create_app(self.settings, self.services, relay=self.relay)
+        self.executor = ListenerExecutor(max_workers=8, thread_name_prefix="itbot-listener")
+        self.app = create_app(self.settings, self.services, relay=self.relay, executor=self.executor)
         from bot.run import hr_hook
         self.server = HttpServer(make_wsgi(self.app, self.services, hr_hook(self.settings, self.services)),
                                  "127.0.0.1", 0).start()
         self.driver = SlackDriver(self.server.url + "/slack/events", self.signing_secret)
         return self
+
+    def settle(self, *, after: int = 0, timeout: float = 15.0) -> list[Call]:
+        """Wait until the app is through with what it was sent (no listener running here, no event waiting
+        in or being handled by the event process); the Slack calls made since index ``after``.
+
+        Call it after the driver's request has returned: by then Bolt has handed the listener over."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"the app was still busy after {timeout}s")
+            if self.executor.wait_idle(remaining) and (self.relay is None or self.relay.pending() == 0):
+                if self.executor.busy == 0:  # nothing was handed back here while the event process ran
+                    return list(self.fake.calls[after:])
+            time.sleep(0.005)
 
     def _seed_people(self) -> None:
         """Put the sandbox's people in the store, then record who manages whom."""

@@ -90,7 +90,7 @@ def test_app_home_is_published_when_opened(harness):
 def test_auth_test_is_called_once_however_many_requests(harness):
     for text in ("hi", "hello", "hey"):
         harness.driver.dm("U0ANA", text)
-    harness.fake.wait_quiet(after=0, quiet=0.3)
+    harness.settle(after=0)
     assert len(harness.fake.calls_to("auth.test")) == 1
 
 

@@ -128,7 +128,7 @@ def test_done_in_the_digest_completes_the_task_and_updates_the_line(h, clock):
                "actions": [{"type": "button", "action_id": DigestActionId.DONE.value, "value": button["value"],
                             "block_id": "b", "action_ts": "1"}]}
     assert h.driver.interact(payload).status == 200
-    calls = h.fake.wait_quiet(after=mark)
+    calls = h.settle(after=mark)
     assert h.services.store.get_step(int(button["value"])).status == "done"
     update = [c for c in calls if c.method == "chat.update" and c.args["channel"] == digest.response["channel"]]
     assert update and "✅ Done" in json.dumps(update[0].args["blocks"], ensure_ascii=False)

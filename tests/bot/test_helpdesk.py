@@ -37,14 +37,14 @@ def h(tmp_path, clock):
 def say(h, user: str, text: str, **kwargs):
     mark = len(h.fake.calls)
     h.driver.dm(user, text, **kwargs)
-    return h.fake.wait_quiet(after=mark)
+    return h.settle(after=mark)
 
 
 def click(h, user: str, action: ActionId, value, *, channel: str, ts: str):
     mark = len(h.fake.calls)
     reply = h.driver.click(user, action.value, str(value), channel=channel, message_ts=ts)
     assert reply.status == 200
-    return h.fake.wait_quiet(after=mark)
+    return h.settle(after=mark)
 
 
 def posts(calls, channel=None):
@@ -153,12 +153,12 @@ def test_replies_are_relayed_between_the_team_thread_and_the_employee_thread(h):
     r = only_request(h)
     mark = len(h.fake.calls)
     h.driver.channel_message("U0IT1", r.team_channel, "Which dock are you using?", thread_ts=r.team_ts)
-    [to_employee] = posts(h.fake.wait_quiet(after=mark), "D0ANA")
+    [to_employee] = posts(h.settle(after=mark), "D0ANA")
     assert to_employee.args["thread_ts"] == r.thread_ts and "Which dock are you using?" in to_employee.args["text"]
     assert only_request(h).first_response_at is not None
     mark = len(h.fake.calls)
     h.driver.dm("U0ANA", "The grey one from the office", thread_ts=r.thread_ts)
-    [to_team] = posts(h.fake.wait_quiet(after=mark), r.team_channel)
+    [to_team] = posts(h.settle(after=mark), r.team_channel)
     assert to_team.args["thread_ts"] == r.team_ts and "The grey one from the office" in to_team.args["text"]
     assert len(h.services.store.list_requests()) == 1, "a reply in the thread must not open a new request"
 

@@ -28,7 +28,7 @@ def test_submitting_the_modal_opens_a_request_and_reports_in_the_dm(harness):
                                        _values("the VPN keeps disconnecting every few minutes", "blocked"),
                                        private_metadata=json.dumps({"channel": "C0GENERAL"}))
     assert reply.status == 200 and reply.body == ""
-    harness.fake.wait_quiet(after=mark)
+    harness.settle(after=mark)
     [request] = harness.services.store.list_requests()
     assert request.source == "command" and request.topic == "vpn" and request.channel == "D0ANA"
     assert request.priority in ("P1", "P2"), "\"I can't work at all\" raises the urgency"

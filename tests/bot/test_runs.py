@@ -33,7 +33,7 @@ def _submit(h, user, values, view_id="V0HIRE"):
                "view": {"id": view_id, "type": "modal", "callback_id": RunCallbackId.ONBOARD_MODAL.value,
                         "private_metadata": "", "state": {"values": values}}}
     reply = h.driver.interact(payload)
-    return reply, h.fake.wait_quiet(after=mark, timeout=15) if reply.body == "" else []
+    return reply, h.settle(after=mark) if reply.body == "" else []
 
 
 def _posts(calls, channel):
@@ -43,7 +43,7 @@ def _posts(calls, channel):
 def _click(h, user, action, value, call):
     mark = len(h.fake.calls)
     h.driver.click(user, action.value, str(value), channel=call.response["channel"], message_ts=call.response["ts"])
-    return h.fake.wait_quiet(after=mark, timeout=15)
+    return h.settle(after=mark)
 
 
 def test_only_hr_may_open_the_onboarding_form(harness):
