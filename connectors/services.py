@@ -81,6 +81,18 @@ def sandbox_directories(checklists: Mapping[str, Any]) -> dict[str, Any]:
                                   upn_domain="corp.example.test")}
 
 
+def hybrid_directories(directories: Mapping[str, Any], policy: Any) -> dict[str, Any]:
+    """In a hybrid tenant (directory.yaml ``entra.accounts``: synced, or auto with AD configured) the Entra
+    connector is wrapped so that accounts, enabling and AD-owned attributes are left to AD Connect."""
+    from workflows.directory_plans import DirectoryPolicy, entra_accounts_synced
+    from workflows.hybrid import SyncedEntra
+
+    directories = dict(directories)
+    if "entra" in directories and entra_accounts_synced(directories, policy or DirectoryPolicy()):
+        directories["entra"] = SyncedEntra(directories["entra"])
+    return directories
+
+
 def _username_chooser(config_dir: Path, directories: Mapping[str, Any]):
     from workflows.directory_plans import choose_username
     from workflows.naming import load_naming
@@ -99,7 +111,8 @@ def build_services(settings: Any, *, clock: Any = None, directories: Mapping[str
     config = {k: everything[k] for k in ("teams", "routing", "model", "kb")}
     if directories is None:
         sandbox = getattr(settings, "directory_mode", "real") == "sandbox"
-        directories = sandbox_directories(checklists) if sandbox else build_directories(settings)
+        directories = sandbox_directories(checklists) if sandbox else \
+            hybrid_directories(build_directories(settings), getattr(settings, "directory", None))
     store = build_store(settings.database_url)
     extra = {"clock": clock} if clock else {}
     helpdesk = Helpdesk(store=store, **config, **extra)

@@ -423,7 +423,8 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _entra_synced(directories: Mapping[str, Any], policy: DirectoryPolicy) -> bool:
+def entra_accounts_synced(directories: Mapping[str, Any], policy: DirectoryPolicy) -> bool:
+    """Does AD Connect (not itbot) create the Entra ID accounts? (``entra.accounts`` in directory.yaml)"""
     mode = policy.entra.accounts
     return mode == "synced" or (mode == "auto" and "ad" in directories)
 
@@ -482,7 +483,7 @@ def plan_onboarding(person: Person, naming: NamingPolicy, directories: Mapping[s
     _require_directories(directories)
     policy = policy or DirectoryPolicy()
     ad, entra = directories.get("ad"), directories.get("entra")
-    synced = entra is not None and _entra_synced(directories, policy)
+    synced = entra is not None and entra_accounts_synced(directories, policy)
     licenses = policy.entra.licenses.for_person(person) if entra is not None else []
     if licenses and not person.usage_location:
         raise PersonError([f"usage_location: required, because Entra ID licences ({', '.join(licenses)}) can only "

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from workflows.checklist import Checklist
 from workflows.checklist_due import anchor_date, due_at, steps_for
 from workflows.directory import DirectoryError, Outcome, TransientError
+from workflows.hybrid import AwaitingSync
 from workflows.engine_approvals import PROTECTIVE, SYSTEM_NAMES, ApprovalsMixin, Notice, RunError
 from workflows.models import Run, RunStep
 from workflows.run_actions import HandOver, perform
@@ -48,12 +49,15 @@ class Engine(ApprovalsMixin):
                  directories: Mapping[str, Any] | None = None, default_timezone: str = "UTC",
                  choose_username: Callable[[dict[str, Any]], str] | None = None,
                  clock: Callable[[], datetime] = _utcnow, max_attempts: int = 4,
-                 backoff: timedelta = timedelta(minutes=1), lease: timedelta = timedelta(minutes=5)):
+                 backoff: timedelta = timedelta(minutes=1), lease: timedelta = timedelta(minutes=5),
+                 sync_poll: timedelta = timedelta(minutes=10), sync_wait: timedelta = timedelta(hours=4)):
         self.store, self.checklists, self.teams, self.policy = store, checklists, teams, policy
         self.directories = dict(directories or {})
         self.default_timezone = default_timezone
         self.choose_username = choose_username
         self.clock, self.max_attempts, self.backoff, self.lease = clock, max_attempts, backoff, lease
+        # How often, and how long, a step waits for AD Connect to carry an AD change over to Entra ID.
+        self.sync_poll, self.sync_wait = sync_poll, sync_wait
 
     # starting ---------------------------------------------------------------------------
     def start_run(self, event: Any) -> StartedRun:
@@ -171,12 +175,15 @@ class Engine(ApprovalsMixin):
             outcome: Outcome = perform(spec.action, directory, run.person, self._args(run, spec), plan=False)
         except HandOver as handover:
             return [self._to_task(run, step, str(handover))]
+        except AwaitingSync as exc:  # polled every sync_poll for up to sync_wait, then a person looks at the sync
+            attempts = step.attempts + 1
+            if attempts * self.sync_poll < self.sync_wait:
+                return self._retry_later(step, attempts, exc, now + self.sync_poll)
+            return [self._fail(run, replace(step, attempts=attempts), exc)]
         except TransientError as exc:
             attempts = step.attempts + 1
             if attempts < self.max_attempts:
-                self._save(replace(step, status="pending", attempts=attempts, last_error=str(exc), lease_until=None,
-                                   next_attempt_at=now + self.backoff * (2 ** (attempts - 1))))
-                return []
+                return self._retry_later(step, attempts, exc, now + self.backoff * (2 ** (attempts - 1)))
             return [self._fail(run, replace(step, attempts=attempts), exc)]
         except DirectoryError as exc:
             return [self._fail(run, replace(step, attempts=step.attempts + 1), exc)]
@@ -184,6 +191,11 @@ class Engine(ApprovalsMixin):
         saved = self._save(replace(step, status="done", result=result, lease_until=None, done_by="itbot"))
         self.store.audit("itbot", "step.done", f"run:{run.id}", {"step": step.step_key, **result})
         return [Notice("step_done", run, saved, text=step.title)] + self._maybe_finish(run)
+
+    def _retry_later(self, step: RunStep, attempts: int, exc: DirectoryError, when: datetime) -> list[Notice]:
+        self._save(replace(step, status="pending", attempts=attempts, last_error=str(exc), lease_until=None,
+                           next_attempt_at=when))
+        return []
 
     def _fail(self, run: Run, step: RunStep, exc: DirectoryError) -> Notice:
         self.store.audit("itbot", "step.failed", f"run:{run.id}", {"step": step.step_key, "error": str(exc)})

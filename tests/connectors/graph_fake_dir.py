@@ -9,7 +9,7 @@ import re
 import secrets
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.connectors.graph_csdl import load
@@ -45,6 +45,9 @@ def _select(obj: dict, url: str, default: tuple[str, ...] | None) -> dict:
 
 
 class FakeDirectory:
+    def now_iso(self) -> str:
+        return self.clock().strftime("%Y-%m-%dT%H:%M:%SZ") if self.clock else now_iso()
+
     def __init__(self, graph_url: str):
         self.graph_url = graph_url
         self.users: dict[str, dict] = {}
@@ -56,6 +59,7 @@ class FakeDirectory:
         self.deleted_upns: set[str] = set()      # in the recycle bin: still conflict, GET 404
         self.deleted_users: list[str] = []       # objects deleted through /groups/{g}/members/{id} (no $ref)
         self.replication_lag = 0
+        self.clock: Callable[[], datetime] | None = None   # what "now" is for revocations (default: real time)
         self.lagging: dict[str, int] = {}
         self.revoke_status = 200
         self.page_size = 100
@@ -160,7 +164,7 @@ class FakeDirectory:
         if action == "assignLicense":
             return self._assign_license(user, body)
         if action == "revokeSignInSessions":
-            user["signInSessionsValidFromDateTime"] = now_iso()
+            user["signInSessionsValidFromDateTime"] = self.now_iso()
             return (204, None, {}) if self.revoke_status == 204 else (200, {"value": True}, {})
         if action == "authentication/temporaryAccessPassMethods":
             return self._issue_tap(user, body)
@@ -182,7 +186,7 @@ class FakeDirectory:
                        "complexity requirements. Please provide a different password.")
         props = {k: v for k, v in body.items() if k != "passwordProfile"}
         user = self.add_user(upn, **props)
-        user["signInSessionsValidFromDateTime"] = now_iso()
+        user["signInSessionsValidFromDateTime"] = self.now_iso()
         for key in (user["id"], upn.lower()):
             self.lagging[key] = self.replication_lag
         return 201, {"@odata.context": f"{self.graph_url}/$metadata#users/$entity",
