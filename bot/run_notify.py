@@ -7,7 +7,7 @@ from typing import Iterable
 
 from slack_sdk import WebClient
 
-from bot.render import render
+from bot.render import render, slack_escape
 from connectors.services import Services
 from workflows.engine import Notice
 from workflows.models import Approval, Run, RunStep
@@ -38,6 +38,7 @@ def progress_blocks(services: Services, run: Run) -> list[dict]:
     done = sum(s.status in ("done", "cancelled") for s in steps)
     lines = [f"{ICON.get(s.status, '▫️')} {s.title} — {services.teams.team(s.team).name}"
              + (f" (<@{s.done_by}>)" if s.done_by and s.done_by != "itbot" and s.status == "done" else "")
+             + (f" · _{slack_escape(s.last_error)}_" if s.status == "pending" and s.last_error else "")
              for s in steps]
     status = {"active": "In progress", "blocked": f"Blocked: {run.blocked_reason}", "done": "Done"}.get(run.status, run.status)
     return render("run_progress", run=run, done=done, total=len(steps), lines=lines, status_line=status,

@@ -178,7 +178,10 @@ class Engine(ApprovalsMixin):
         except AwaitingSync as exc:  # polled every sync_poll for up to sync_wait, then a person looks at the sync
             attempts = step.attempts + 1
             if attempts * self.sync_poll < self.sync_wait:
-                return self._retry_later(step, attempts, exc, now + self.sync_poll)
+                self._retry_later(step, attempts, exc, now + self.sync_poll)
+                # the first wait is shown on the run's progress card; later polls change nothing to see
+                return [Notice("step_waiting", run, self.store.get_step(step.id), text=str(exc))] \
+                    if attempts == 1 else []
             return [self._fail(run, replace(step, attempts=attempts), exc)]
         except TransientError as exc:
             attempts = step.attempts + 1

@@ -113,3 +113,20 @@ def test_a_task_is_done_only_by_its_team_and_the_progress_card_follows(harness):
     assert harness.services.store.get_step(task.id).status == "done"
     progress = [c for c in calls if c.method == "chat.update" and c.args["channel"] == harness.services.run_policy.progress_channel]
     assert progress and "✅" in json.dumps(progress[-1].args["blocks"], ensure_ascii=False)
+
+
+def test_the_progress_card_says_what_a_retried_step_is_waiting_for(harness):
+    from dataclasses import replace
+
+    from bot.run_notify import progress_blocks
+
+    start = date.today() + timedelta(days=21)
+    reply, _ = _submit(harness, HR, _hire(start))
+    assert reply.status == 200
+    store = harness.services.store
+    [run] = store.list_runs()
+    step = next(s for s in store.list_steps(run.id) if s.step_key == "entra_account")
+    store.save_step(replace(step, status="pending", attempts=1,
+                            last_error="waiting for AD Connect to bring <zoe.odegard> over from Active Directory"))
+    text = json.dumps(progress_blocks(harness.services, store.get_run(run.id)), ensure_ascii=False)
+    assert "waiting for AD Connect to bring &lt;zoe.odegard&gt; over" in text, "shown, and escaped for Slack"

@@ -91,7 +91,9 @@ def test_in_a_hybrid_tenant_the_approval_card_says_ad_connect_brings_the_account
 def test_itbot_waits_for_the_sync_then_adds_only_the_cloud_parts(world):
     services, clock, fake, _ = world
     run_id, _ = _start_and_approve(services, clock)
-    _tick_until(services, clock, ENTRA_DUE + timedelta(minutes=30))
+    notices = _tick_until(services, clock, ENTRA_DUE + timedelta(minutes=30))
+    waiting = [n for n in notices if n.kind == "step_waiting"]
+    assert [n.step.step_key for n in waiting] == ["entra_account"], "the first wait is shown once, not every poll"
     steps = _steps(services, run_id)
     username = services.store.get_run(run_id).person["username"]
     assert steps["ad_account"].status == "done"
