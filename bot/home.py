@@ -17,7 +17,6 @@ from connectors.services import Services
 from workflows.conversation import capabilities
 from workflows.home import (Roles, approval_role, encode_pages, my_tasks, page_of, page_value, pipeline_order,
                             progress, queue_order, roles_of, sla_label)
-from workflows.sla import sla_state
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +123,10 @@ class _Sections:
 
     def queue(self) -> tuple[list[Any], Callable[[Any], dict], str]:
         found = queue_order(self.s.store.list_requests(open_only=True), self.roles)
-        warn = getattr(self.s.helpdesk.routing, "sla_warning_fraction", 0.75)
         states: dict[int, Any] = {}
         for r in found:
             try:
-                states[r.id] = sla_state(r.created_at, self.now, r.priority, self.s.teams.team(r.team),
-                                         first_response_at=r.first_response_at, resolved_at=r.resolved_at,
-                                         warn_fraction=warn)
+                states[r.id] = self.s.helpdesk.sla(r, self.now)  # the current tier's window
             except (ValueError, KeyError, TypeError) as exc:  # a bad priority or team must not blank the tab
                 log.warning("no SLA state for %s: %s", r.number, exc)
         labels = {rid: sla_label(state) for rid, state in states.items()}

@@ -2,48 +2,66 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 
 from slack_sdk import WebClient
 
 from bot.notify import post_team_card, tell_employee, tell_team, update_team_card
 from connectors.services import Services
+from workflows.helpdesk_sla import SlaEvent
 
 log = logging.getLogger(__name__)
 
 
 def run_sla_sweep(services: Services, client: WebClient, now: datetime | None = None) -> int:
-    """Post a warning or perform the escalation for each request the sweep flags; returns how many."""
-    helpdesk = services.helpdesk
-    events = helpdesk.sla_sweep(now)
+    """Post a warning, the escalation, or the last tier's breach for each request the sweep flags; returns how many.
+
+    Each tier a request reaches has its own SLA window; the sweep flags each window once.
+    """
+    events = services.helpdesk.sla_sweep(now)
     for event in events:
-        r = event.request
-        due = event.due_at.strftime("%a %d %b %H:%M UTC")
         if event.kind == "warning":
-            tell_team(client, r, f":warning: {r.number} ({r.priority}) will breach its SLA at {due}. "
-                                 f"{'<@' + r.assignee + '> is on it.' if r.assignee else 'Nobody has claimed it yet.'}")
+            _warn(services, client, event)
         elif event.escalation:
-            moved = event.escalation
-            old_channel, old_ts = moved.from_card
-            r = post_team_card(client, helpdesk, r)
-            if old_ts:
-                update_team_card(client, helpdesk, r, channel=old_channel, ts=old_ts,
-                                 note=f"SLA breached at {due}: escalated to {moved.to_team.name} automatically.")
-            tell_team(client, r, f":rotating_light: {r.number} breached its SLA in {moved.from_team.name}; "
-                                 f"escalated here automatically.")
-            tell_employee(client, r, f"{r.number} is taking longer than it should, so I've escalated it to "
-                                     f"{moved.to_team.name}.")
+            _escalated(services, client, event)
         else:
+            r = event.request
             lead = services.teams.team(r.team).lead
-            tell_team(client, r, f":rotating_light: {r.number} breached its SLA at {due}. <@{lead}>, please take a look.")
-        log.info("sla event", extra={"request": r.number, "kind": event.kind})
+            tell_team(client, r, f":rotating_light: {r.number} breached its SLA at {_utc(event.due_at)}. "
+                                 f"<@{lead}>, please take a look.")
+        log.info("sla event", extra={"request": event.request.number, "kind": event.kind})
     return len(events)
 
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%a %d %b %H:%M UTC")
+
+
+def _warn(services: Services, client: WebClient, event: SlaEvent) -> None:
+    r = event.request
+    after = services.teams.next_tier(r.team)
+    then = (f"If it is still open then, it goes to {services.teams.team(after).name} automatically." if after
+            else f"If it is still open then, <@{services.teams.team(r.team).lead}> is told.")
+    tell_team(client, r, f":warning: {r.number} ({r.priority}) will breach this team's SLA at {_utc(event.due_at)}. "
+                         f"{'<@' + r.assignee + '> is on it.' if r.assignee else 'Nobody has claimed it yet.'} {then}")
+
+
+def _escalated(services: Services, client: WebClient, event: SlaEvent) -> None:
+    helpdesk, moved = services.helpdesk, event.escalation
+    old_channel, old_ts = moved.from_card
+    r = post_team_card(client, helpdesk, event.request)
+    if old_ts:
+        update_team_card(client, helpdesk, r, channel=old_channel, ts=old_ts,
+                         note=f"SLA breached at {_utc(event.due_at)}: escalated to {moved.to_team.name} automatically.")
+    tell_team(client, r, f":rotating_light: {r.number} ran past its SLA with {moved.from_team.name}, so it was "
+                         f"escalated here automatically. This team's SLA for it runs until {_utc(helpdesk.due(r))}.")
+    tell_employee(client, r, f"{r.number} is taking longer than it should, so I've escalated it to "
+                             f"{moved.to_team.name}.")
 
 
 def post_weekly_summary(services: Services, client: WebClient, now: datetime | None = None) -> str:
     """Post last week's numbers to the CIO team's channel (IT leadership); returns the text posted."""
-    from datetime import timedelta, timezone
+    from datetime import timedelta
 
     from bot.report_cli import report_for
     from workflows.report import weekly_summary

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from workflows.helpdesk_sla import SlaMixin, new_window
 from workflows.models import AnswerRecord, ItRequest
 from workflows.triage import TriageResult
 
@@ -53,14 +54,6 @@ class Escalated:
     from_card: tuple[str | None, str | None] = (None, None)  # (channel, ts) of the previous tier's card
 
 
-@dataclass(frozen=True)
-class SlaEvent:
-    kind: str                   # "warning" | "breach"
-    request: ItRequest
-    due_at: datetime
-    escalation: Escalated | None = None
-
-
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -70,7 +63,7 @@ def summarise(text: str) -> str:
     return line if len(line) <= SUMMARY_LIMIT else line[: SUMMARY_LIMIT - 1].rstrip() + "…"
 
 
-class Helpdesk:
+class Helpdesk(SlaMixin):
     def __init__(self, *, store: Any, teams: Any, routing: Any, model: Any, kb: Any,
                  answer_threshold: float = 0.35, clock: Callable[[], datetime] = _utcnow):
         self.store = store
@@ -186,7 +179,9 @@ class Helpdesk:
         self.store.audit(user, "request.resolved", f"request:{request.id}", {})
         return saved
 
-    def escalate(self, request_id: int, user: str | None, *, reason: str = "escalated") -> Escalated:
+    def escalate(self, request_id: int, user: str | None, *, reason: str = "escalated",
+                 at: datetime | None = None) -> Escalated:
+        """Move the request to the next tier, which gets its own SLA window from ``at`` (default: now)."""
         request = self._load(request_id)
         if user is not None:
             self._require_member(request, user, "escalate")
@@ -196,7 +191,7 @@ class Helpdesk:
             raise HelpdeskError(f"{self.teams.team(request.team).name} is the last tier; reassign it instead.")
         saved = self.store.save_request(replace(
             request, team=target, team_channel=self.teams.team(target).channel, team_ts=None, assignee=None,
-            status="open", escalations=request.escalations + 1, sla_warned_at=None))
+            status="open", escalations=request.escalations + 1, **new_window(at or self.clock())))
         self.store.audit(user or "itbot", "request.escalated", f"request:{request.id}",
                          {"from": request.team, "to": target, "reason": reason})
         return Escalated(saved, self.teams.team(request.team), self.teams.team(target),
@@ -232,41 +227,3 @@ class Helpdesk:
                                                 resolved_at=None if approve else self.clock()))
         self.store.audit(user, "request.approved" if approve else "request.denied", f"request:{request.id}", {})
         return saved
-
-    # SLA ------------------------------------------------------------------------------------
-    def _sla(self, request: ItRequest, now: datetime) -> Any:
-        from workflows.sla import sla_state
-
-        return sla_state(request.created_at, now, request.priority, self.teams.team(request.team),
-                         first_response_at=request.first_response_at, resolved_at=request.resolved_at,
-                         warn_fraction=getattr(self.routing, "sla_warning_fraction", 0.75))
-
-    def due(self, request: ItRequest) -> datetime | None:
-        """When the request must be resolved by, in business time of its team."""
-        if request.created_at is None:
-            return None
-        return self._sla(request, self.clock()).resolution_due
-
-    def sla_sweep(self, now: datetime | None = None) -> list[SlaEvent]:
-        """Warn before a breach, escalate on a breach; each at most once per tier."""
-        now = now or self.clock()
-        events: list[SlaEvent] = []
-        for request in self.store.list_requests(open_only=True):
-            if request.status == "awaiting_approval":
-                continue
-            state = self._sla(request, now)
-            if state.breached and request.sla_breached_at is None:
-                events.append(self._breach(request, state.resolution_due, now))
-            elif state.warning and request.sla_warned_at is None and not state.breached:
-                saved = self.store.save_request(replace(request, sla_warned_at=now))
-                events.append(SlaEvent("warning", saved, state.resolution_due))
-        return events
-
-    def _breach(self, request: ItRequest, due: datetime, now: datetime) -> SlaEvent:
-        self.store.audit("itbot", "request.sla_breached", f"request:{request.id}", {"due": due.isoformat()})
-        if self.teams.next_tier(request.team):
-            escalation = self.escalate(request.id, None, reason="SLA breach")
-            saved = self.store.save_request(replace(escalation.request, sla_breached_at=now))
-            return SlaEvent("breach", saved, due, replace(escalation, request=saved))
-        saved = self.store.save_request(replace(request, sla_breached_at=now))
-        return SlaEvent("breach", saved, due)

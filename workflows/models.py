@@ -40,9 +40,11 @@ class ItRequest:
     approver: str | None = None
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
-    sla_warned_at: datetime | None = None
-    sla_breached_at: datetime | None = None
+    sla_warned_at: datetime | None = None           # warned in the current tier's SLA window
+    sla_breached_at: datetime | None = None         # the customer-facing breach (clock from created_at), once
     escalations: int = 0
+    sla_window_started_at: datetime | None = None   # the current tier's window began (None: at created_at)
+    sla_window_breached_at: datetime | None = None  # the current tier's window lapsed and was reported
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -67,6 +67,8 @@ requests = Table(
     Column("sla_warned_at", UTCDateTime),
     Column("sla_breached_at", UTCDateTime),
     Column("escalations", Integer),
+    Column("sla_window_started_at", UTCDateTime),
+    Column("sla_window_breached_at", UTCDateTime),
     Index("ix_requests_team_thread", "team_channel", "team_ts"),
     Index("ix_requests_employee_thread", "channel", "thread_ts"),
 )

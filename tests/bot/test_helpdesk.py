@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -9,6 +10,7 @@ from bot.app import make_client
 from bot.devtools.harness import Harness
 from bot.ids import ActionId
 from bot.jobs import run_sla_sweep
+from bot.report_cli import report_for
 
 
 class Clock:
@@ -183,6 +185,49 @@ def test_sla_breach_warns_first_then_escalates_automatically(h, clock):
     assert posts(h.fake.calls[mark:], team_channel(h, "helpdesk_l2"))
     assert any("escalated" in c.args["text"] for c in posts(h.fake.calls[mark:], "D0ANA"))
     assert run_sla_sweep(h.services, client, clock.now + timedelta(minutes=5)) == 0, "a breach escalates once"
+
+
+def test_each_tier_gets_its_own_sla_window_and_the_last_tier_is_told_once(h, clock):
+    say(h, "U0ANA", "my laptop is broken, the keyboard stopped working")
+    client, helpdesk = make_client(h.settings), h.services.helpdesk
+
+    def sweep_at(moment):
+        clock.now = moment
+        mark = len(h.fake.calls)
+        assert run_sla_sweep(h.services, client, moment) == 1
+        return h.fake.calls[mark:]
+
+    def quiet_at(*moments):
+        assert [run_sla_sweep(h.services, client, m) for m in moments] == [0] * len(moments)
+
+    r = only_request(h)
+    for tier in ("helpdesk_l2", "helpdesk_l3"):
+        calls = sweep_at(helpdesk.due(r) + timedelta(minutes=1))
+        moved = only_request(h)
+        assert moved.team == tier and moved.sla_window_started_at == clock.now
+        due = helpdesk.due(moved)
+        assert due > clock.now + timedelta(hours=4), f"{tier} gets a whole window of its own"
+        [card, note] = posts(calls, team_channel(h, tier))
+        assert note.args["thread_ts"] == moved.team_ts and "escalated here automatically" in note.args["text"]
+        zone = h.services.teams.team(tier).timezone
+        assert due.astimezone(ZoneInfo(zone)).strftime("%a %d %b %H:%M") in str(card.args["blocks"])
+        assert any("escalated" in c.args["text"] for c in posts(calls, "D0ANA"))
+        quiet_at(clock.now + timedelta(minutes=5))
+        calls = sweep_at(due - timedelta(minutes=1))
+        [warning] = posts(calls, team_channel(h, tier))
+        assert ":warning:" in warning.args["text"] and warning.args["thread_ts"] == moved.team_ts
+        quiet_at(due - timedelta(seconds=30))
+        r = moved
+    calls = sweep_at(helpdesk.due(r) + timedelta(minutes=1))
+    [told] = posts(calls, team_channel(h, "helpdesk_l3"))
+    assert "<@U0IT3>, please take a look" in told.args["text"] and told.args["thread_ts"] == r.team_ts
+    assert not posts(calls, "D0ANA")
+    quiet_at(clock.now + timedelta(minutes=1), clock.now + timedelta(days=1), clock.now + timedelta(days=30))
+    final = only_request(h)
+    assert final.team == "helpdesk_l3" and final.escalations == 2
+    assert final.sla_breached_at < final.sla_window_started_at, "the employee's breach was the first one"
+    report = report_for(h.services.store, h.services.teams, final.created_at - timedelta(days=1), clock.now)
+    assert report.sla_breaches == (final.number,)
 
 
 def test_access_request_waits_for_the_managers_approval_before_the_team_sees_it(h):

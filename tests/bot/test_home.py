@@ -137,6 +137,20 @@ def test_an_it_agent_sees_their_teams_queue_oldest_first_with_sla_state(tmp_path
         assert "My team's queue" not in headers(open_home(h, "U0ANA")), "employees never see the queue"
 
 
+def test_after_an_escalation_the_queue_shows_the_receiving_tiers_own_window(tmp_path):
+    clock = Clock(datetime.now(timezone.utc))
+    with Harness(database_url=f"sqlite:///{tmp_path / 'itbot.db'}", clock=clock) as h:
+        late = add_request(h, "U0ANA", "Laptop will not boot", priority="P2")
+        clock.now += timedelta(days=30)
+        [escalated] = h.services.helpdesk.sla_sweep(clock.now)
+        assert escalated.request.team == "helpdesk_l2"
+        [shown] = section(open_home(h, "U0IT2"), "My team's queue")[:1]
+        assert late.number in shown and "SLA *on track*" in shown, "L2's window has only just started"
+        clock.now += timedelta(days=30)
+        [shown] = section(open_home(h, "U0IT2"), "My team's queue")[:1]
+        assert "SLA *breached*" in shown
+
+
 def test_hr_sees_the_pipeline_with_progress_and_the_approver_sees_the_pending_approval(harness):
     run_id, notices = start_hire(harness)
     assert any(n.kind == "approval_needed" for n in notices)

@@ -157,3 +157,15 @@ def test_old_event_ids_are_pruned_and_recent_ones_kept(store):
                      .values(seen_at=datetime.now(timezone.utc) - timedelta(days=3)))
     assert store.prune_processed_events(datetime.now(timezone.utc) - timedelta(days=2)) == 1
     assert store.mark_event_seen("Ev0OLD") is True and store.mark_event_seen("Ev0NEW") is False
+
+
+def test_sla_window_fields_round_trip(store):
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    started, lapsed = (datetime(2026, 11, 25, h, 1, tzinfo=timezone.utc) for h in (10, 12))
+    saved = store.save_request(ItRequest(requester_slack_id="U1", summary="keyboard dead", team="helpdesk_l2",
+                                         escalations=1, sla_breached_at=started, sla_window_started_at=started))
+    assert saved.sla_window_started_at == started and saved.sla_window_breached_at is None
+    again = store.save_request(replace(saved, sla_window_breached_at=lapsed))
+    assert store.get_request(saved.id) == again and again.sla_window_breached_at == lapsed

@@ -1,0 +1,89 @@
+"""The help desk's SLA: every tier a request reaches gets its own window, and the sweep acts once per window.
+
+The first window runs from when the request was opened. Escalating it, by hand or on a breach, opens a new
+window for the receiving tier at that moment: that team's resolution target for the priority, counted in
+that team's business hours. The sweep warns once per window; when a window lapses it escalates to the next
+tier, or, at the last tier, tells the lead once. ``sla_breached_at`` is the breach the employee feels (the
+clock from ``created_at``), recorded once per request whatever the windows do: reports count that.
+Requests awaiting approval are left out of the sweep, as before.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from workflows.models import ItRequest
+from workflows.sla import SlaState, sla_state
+
+if TYPE_CHECKING:
+    from workflows.helpdesk import Escalated
+
+
+@dataclass(frozen=True)
+class SlaEvent:
+    kind: str                   # "warning" | "breach" (the current tier's window ran out)
+    request: ItRequest
+    due_at: datetime            # the end of the window that is at risk or ran out
+    escalation: Escalated | None = None
+
+
+def new_window(at: datetime) -> dict[str, Any]:
+    """The SLA fields of a request that has just reached a new tier at ``at``."""
+    return {"sla_window_started_at": at, "sla_warned_at": None, "sla_window_breached_at": None}
+
+
+class SlaMixin:
+    """Helpdesk's SLA methods; expects ``store``, ``teams``, ``routing``, ``clock`` and ``escalate``."""
+
+    def sla(self, request: ItRequest, now: datetime | None = None) -> SlaState:
+        """Where the current tier's window stands at ``now`` (what cards, the Home tab and the sweep show)."""
+        return self._sla_from(request.sla_window_started_at or request.created_at, request, now or self.clock())
+
+    def _sla_from(self, start: datetime, request: ItRequest, now: datetime) -> SlaState:
+        return sla_state(start, now, request.priority, self.teams.team(request.team),
+                         first_response_at=request.first_response_at, resolved_at=request.resolved_at,
+                         warn_fraction=getattr(self.routing, "sla_warning_fraction", 0.75))
+
+    def due(self, request: ItRequest) -> datetime | None:
+        """When the current tier must resolve the request by, in its team's business time."""
+        if request.created_at is None:
+            return None
+        return self.sla(request).resolution_due
+
+    def sla_sweep(self, now: datetime | None = None) -> list[SlaEvent]:
+        """Warn before the current tier's window runs out and act when it does; each once per window."""
+        now = now or self.clock()
+        events: list[SlaEvent] = []
+        for request in self.store.list_requests(open_only=True):
+            if request.status == "awaiting_approval":
+                continue
+            state = self.sla(request, now)
+            request = self._record_breach(request, state, now)
+            if state.breached:
+                if request.sla_window_breached_at is None:
+                    events.append(self._lapsed(request, state.resolution_due, now))
+            elif state.warning and request.sla_warned_at is None:
+                saved = self.store.save_request(replace(request, sla_warned_at=now))
+                events.append(SlaEvent("warning", saved, state.resolution_due))
+        return events
+
+    def _record_breach(self, request: ItRequest, window: SlaState, now: datetime) -> ItRequest:
+        """Stamp ``sla_breached_at`` the first time the clock from ``created_at`` has run out."""
+        if request.sla_breached_at is not None:
+            return request
+        state = window if request.sla_window_started_at is None else self._sla_from(request.created_at, request, now)
+        if not state.breached:
+            return request
+        self.store.audit("itbot", "request.sla_breached", f"request:{request.id}",
+                         {"due": state.resolution_due.isoformat()})
+        return self.store.save_request(replace(request, sla_breached_at=now))
+
+    def _lapsed(self, request: ItRequest, due: datetime, now: datetime) -> SlaEvent:
+        self.store.audit("itbot", "request.sla_window_lapsed", f"request:{request.id}",
+                         {"team": request.team, "due": due.isoformat()})
+        if self.teams.next_tier(request.team):
+            escalation = self.escalate(request.id, None, reason="SLA breach", at=now)
+            return SlaEvent("breach", escalation.request, due, escalation)
+        saved = self.store.save_request(replace(request, sla_window_breached_at=now))
+        return SlaEvent("breach", saved, due)
