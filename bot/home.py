@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from bot.home_ids import HOME_PAGE_BLOCK, HomeActionId
@@ -15,8 +16,8 @@ from bot.notify import status_text
 from bot.render import render
 from connectors.services import Services
 from workflows.conversation import capabilities
-from workflows.home import (Roles, approval_role, encode_pages, my_tasks, page_of, page_value, pipeline_order,
-                            progress, queue_order, roles_of, sla_label)
+from workflows.home import (LIVE_RUNS, Roles, approval_role, encode_pages, my_tasks, page_of, page_value,
+                            pipeline_order, progress, queue_order, roles_of, sla_label)
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +45,22 @@ def _who(user: str | None) -> str:
 
 
 class _LiveRuns:
-    """Active and blocked runs and their steps, each read at most once per view."""
+    """Active and blocked runs with their steps, read in one query (whatever the number of runs) once per view."""
 
     def __init__(self, store: Any):
         self.store = store
-        self._runs: list[Any] | None = None
-        self._steps: dict[int, list[Any]] | None = None
 
-    @property
+    @cached_property
+    def _read(self) -> list[tuple[Any, list[Any]]]:
+        return self.store.runs_with_steps(LIVE_RUNS)
+
+    @cached_property
     def runs(self) -> list[Any]:
-        if self._runs is None:
-            self._runs = self.store.list_runs(status="active") + self.store.list_runs(status="blocked")
-        return self._runs
+        return [run for run, _ in self._read]
 
-    @property
+    @cached_property
     def steps(self) -> dict[int, list[Any]]:
-        if self._steps is None:
-            self._steps = {run.id: self.store.list_steps(run.id) for run in self.runs}
-        return self._steps
+        return {run.id: steps for run, steps in self._read}
 
 
 class _Sections:

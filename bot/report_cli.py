@@ -9,12 +9,12 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, Mapping, Sequence, TextIO
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from workflows.report import (DEFLECTION_DEFINITION, DURATION_DEFINITION, Durations, Report, ReportError,
-                              build_report, human_duration, parse_since, percent)
+                              build_report, business_duration, human_duration, parse_since, percent)
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BAR_HEIGHT, BAR_GAP, LABEL_WIDTH, BAR_AREA = 22, 8, 260, 380
@@ -103,7 +103,7 @@ def render_text(report: Report) -> str:
         rows = [[names[t]] + [m[p] for p in prios] + [report.by_team[t]] for t, m in report.by_team_priority.items()]
         rows.append(["all teams"] + [report.by_priority[p] for p in prios] + [report.requests_opened])
         lines += _table(["team"] + prios + ["total"], rows)
-    lines += ["", "Response and resolution times", f"  {DURATION_DEFINITION}"]
+    lines += ["", "Response and resolution times, in business hours", f"  {DURATION_DEFINITION}"]
     rows = [_time_row(names[t], report.first_response_by_team[t], report.resolution_by_team[t])
             for t in report.by_team]
     rows.append(_time_row("all teams", report.first_response, report.resolution))
@@ -116,7 +116,7 @@ def render_text(report: Report) -> str:
     lines += [f"  {n:>4}  {q}" for q, n in report.unanswered] or ["  (none)"]
     lead = report.onboarding_lead_time
     lines += ["", "Onboarding",
-              f"  lead time (run created to done): median {human_duration(lead.median)}, "
+              f"  lead time (run created to done, calendar time): median {human_duration(lead.median)}, "
               f"p90 {human_duration(lead.p90)}, over {lead.count} finished run(s)",
               f"  steps automated: {report.steps_automated} of {report.steps_done} done steps "
               f"({percent(report.automated_share)})"]
@@ -124,8 +124,8 @@ def render_text(report: Report) -> str:
 
 
 def _time_row(name: str, first: Durations, resolved: Durations) -> list[Any]:
-    return [name, first.count, human_duration(first.median), human_duration(first.p90),
-            resolved.count, human_duration(resolved.median), human_duration(resolved.p90)]
+    return [name, first.count, business_duration(first.median), business_duration(first.p90),
+            resolved.count, business_duration(resolved.median), business_duration(resolved.p90)]
 
 
 def _numbers(numbers: tuple[str, ...]) -> str:
@@ -147,16 +147,17 @@ def bar_chart(title: str, items: list[tuple[str, float, str]], colour: str = "#3
 
 def _charts(report: Report) -> list[dict[str, Any]]:
     names = report.team_names
-    hours = lambda d: d.median.total_seconds() / 3600 if d.median else 0  # noqa: E731
+
+    def medians(by_team: Mapping[str, Durations]) -> list[tuple[str, float, str]]:
+        return [(names[t], d.median.total_seconds() / 3600 if d.median else 0, business_duration(d.median))
+                for t, d in by_team.items()]
+
     charts = [
         bar_chart("Requests by team", [(names[t], n, str(n)) for t, n in report.by_team.items()]),
         bar_chart("Requests by priority", [(p, n, str(n)) for p, n in report.by_priority.items()], "#c0703a"),
-        bar_chart("Median time to first response by team",
-                  [(names[t], hours(d), human_duration(d.median)) for t, d in report.first_response_by_team.items()],
+        bar_chart("Median time to first response by team (business hours)", medians(report.first_response_by_team),
                   "#4f8f5b"),
-        bar_chart("Median time to resolution by team",
-                  [(names[t], hours(d), human_duration(d.median)) for t, d in report.resolution_by_team.items()],
-                  "#7a5aa6"),
+        bar_chart("Median time to resolution by team (business hours)", medians(report.resolution_by_team), "#7a5aa6"),
         bar_chart("Top unanswered questions", [(_clip(q), n, str(n)) for q, n in report.unanswered], "#a84b4b"),
     ]
     return [c for c in charts if c["bars"]]
@@ -170,5 +171,5 @@ def render_html(report: Report) -> str:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True)
     return env.get_template("report.html.j2").render(
-        r=report, span=_span(report), charts=_charts(report), duration=human_duration,
+        r=report, span=_span(report), charts=_charts(report), duration=human_duration, business=business_duration,
         percent=percent, deflection_definition=DEFLECTION_DEFINITION, duration_definition=DURATION_DEFINITION)

@@ -1,8 +1,11 @@
 """The IT department's report: how many requests, how fast, how many breaches, how much was deflected.
 
 ``build_report`` is pure: it takes plain lists of requests, answers, runs and steps (whatever the store
-returned), the team directory and ``now``, and counts. The window is ``[since, now]``. Durations are wall
-time (every real second counts, nights and weekends too), unlike the SLA clocks, which use business time.
+returned), the team directory and ``now``, and counts. The window is ``[since, now]``. Times to first response
+and to resolution are business time of the request's owning team, as its SLA clock counts them (its opening
+hours in its time zone; nights, closed days and holidays skipped; every second for a 24x7 team): a request
+opened Friday 17:55 and answered Monday 08:05 by a team open 08:00-18:00 waited 10 minutes, not 62 hours.
+Onboarding lead time stays wall time (days until a new hire is ready).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from math import ceil
 from typing import Any, Iterable, Mapping
 
 from workflows.models import AnswerRecord, ItRequest, Run, RunStep
-from workflows.sla import sla_state
+from workflows.sla import business_time_between, sla_state
 from workflows.teams import PRIORITIES, TeamDirectory
 
 UNANSWERED = ("no_answer", "still_stuck")  # the bot had no answer, or its answer did not help
@@ -24,7 +27,10 @@ TOP_UNANSWERED = 10
 DEFLECTION_DEFINITION = ("answers marked solved / (questions answered from the knowledge base + requests opened), "
                          "both in the window; a question is 'answered' when the bot offered an article "
                          "(outcome answered, solved or still_stuck)")
-DURATION_DEFINITION = "wall time: nights and weekends count; p90 is the nearest-rank 90th percentile"
+DURATION_DEFINITION = ("business hours of each request's owning team, as its SLA clock counts them (nights, closed "
+                       "days and holidays in its time zone do not count; 24x7 teams count every second); requests "
+                       "of a team no longer in teams.yaml are not timed; p90 is the nearest-rank 90th percentile")
+DURATION_UNIT = "business_hours"  # what the JSON's first_response and resolution are measured in
 _SINCE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 _WORDS = re.compile(r"[^\w]+")
@@ -118,10 +124,8 @@ class Report:
                          "by_priority": dict(self.by_priority),
                          "by_team_and_priority": {t: dict(p) for t, p in self.by_team_priority.items()}},
             "durations_measured_as": DURATION_DEFINITION,
-            "first_response": {"overall": self.first_response.as_dict(),
-                               "by_team": {t: d.as_dict() for t, d in self.first_response_by_team.items()}},
-            "resolution": {"overall": self.resolution.as_dict(),
-                           "by_team": {t: d.as_dict() for t, d in self.resolution_by_team.items()}},
+            "first_response": _timed(self.first_response, self.first_response_by_team),
+            "resolution": _timed(self.resolution, self.resolution_by_team),
             "sla": {"breached": len(self.sla_breaches), "breached_requests": list(self.sla_breaches),
                     "first_response_late": len(self.first_response_late),
                     "first_response_late_requests": list(self.first_response_late)},
@@ -152,8 +156,7 @@ def build_report(*, requests: Iterable[ItRequest], answers: Iterable[AnswerRecor
     matrix = {t: {p: sum(r.team == t and r.priority == p for r in reqs) for p in priorities} for t in by_team}
 
     def waits(rows: list[ItRequest], end: str) -> Durations:
-        return durations(getattr(r, end) - r.created_at for r in rows
-                         if getattr(r, end) is not None and (end != "resolved_at" or r.status == "resolved"))
+        return durations(wait for r in rows if (wait := business_wait(r, end, teams)) is not None)
 
     breaches, late = _sla(reqs, teams, now)
     asked = [a for a in answers if inside(a.at)]
@@ -175,6 +178,22 @@ def build_report(*, requests: Iterable[ItRequest], answers: Iterable[AnswerRecor
         requests_opened=len(reqs), unanswered=_unanswered(asked), onboarding_lead_time=durations(lead),
         steps_done=len(done_steps), steps_automated=sum(s.done_by == "itbot" for s in done_steps),
     )
+
+
+def business_wait(request: ItRequest, end: str, teams: TeamDirectory) -> timedelta | None:
+    """Business time of the owning team from the request's creation to ``end`` ("first_response_at" or
+    "resolved_at"); None when there is nothing to time: not reached, not resolved, or a team not in config."""
+    until, team = getattr(request, end), teams.teams.get(request.team)
+    if until is None or team is None or request.created_at is None or until < request.created_at:
+        return None
+    if end == "resolved_at" and request.status != "resolved":
+        return None
+    return business_time_between(request.created_at, until, team.business_hours, team.zone, team.holidays)
+
+
+def _timed(overall: Durations, by_team: Mapping[str, Durations]) -> dict[str, Any]:
+    return {"measured_in": DURATION_UNIT, "overall": overall.as_dict(),
+            "by_team": {t: d.as_dict() for t, d in by_team.items()}}
 
 
 def _team_names(teams: TeamDirectory, seen: set[str]) -> dict[str, str]:
@@ -216,16 +235,25 @@ def _unanswered(asked: list[AnswerRecord]) -> tuple[tuple[str, int], ...]:
 
 # ------------------------------------------------------------------ words for people
 
-def human_duration(value: timedelta | None) -> str:
-    """``45m``, ``3h 05m``, ``2d 4h``; ``—`` for nothing measured."""
+def human_duration(value: timedelta | None, *, days: bool = True) -> str:
+    """``45m``, ``3h 05m``, ``2d 4h``; ``—`` for nothing measured.
+
+    ``days=False`` counts whole hours past a day (``52h 00m``): for business time, where a "day" of 24 hours
+    would mean nothing (one team's working day is 10 hours, another's 24).
+    """
     if value is None:
         return "—"
     minutes = round(value.total_seconds() / 60)
-    days, rest = divmod(minutes, 24 * 60)
+    whole_days, rest = divmod(minutes, 24 * 60) if days else (0, minutes)
     hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
+    if whole_days:
+        return f"{whole_days}d {hours}h"
     return f"{hours}h {mins:02d}m" if hours else f"{mins}m"
+
+
+def business_duration(value: timedelta | None) -> str:
+    """A business-time figure for people: hours and minutes, never days."""
+    return human_duration(value, days=False)
 
 
 def percent(value: float | None) -> str:
@@ -241,10 +269,10 @@ def weekly_summary(report: Report) -> str:
     lines = [
         f"*IT report, {span}*",
         f"• *{report.requests_opened}* requests opened ({busiest})",
-        f"• First response: median {human_duration(report.first_response.median)}, "
-        f"p90 {human_duration(report.first_response.p90)}",
-        f"• Resolution: median {human_duration(report.resolution.median)}, "
-        f"p90 {human_duration(report.resolution.p90)}",
+        f"• First response (business hours): median {business_duration(report.first_response.median)}, "
+        f"p90 {business_duration(report.first_response.p90)}",
+        f"• Resolution (business hours): median {business_duration(report.resolution.median)}, "
+        f"p90 {business_duration(report.resolution.p90)}",
         f"• SLA breaches: *{breaches}*" + (f" ({', '.join(report.sla_breaches[:5])}"
                                            f"{', …' if breaches > 5 else ''})" if breaches else ""),
         f"• Deflection: *{percent(report.deflection_rate)}* ({report.solved} solved by the knowledge base)",

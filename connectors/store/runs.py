@@ -19,6 +19,7 @@ from workflows.models import Approval, Run, RunStep
 _RUN = [f.name for f in fields(Run) if f.name not in ("id", "created_at", "updated_at")]
 _STEP = [f.name for f in fields(RunStep) if f.name not in ("id", "updated_at")]
 _APPROVAL = [f.name for f in fields(Approval) if f.name not in ("id", "created_at")]
+_STEP_AS = {c.name: c.label(f"step_{c.name}") for c in checklist_steps.c}  # a step's columns beside its run's
 
 
 def _now() -> datetime:
@@ -100,6 +101,22 @@ class RunStoreMixin:
         with self.engine.begin() as conn:
             conn.execute(update(checklist_runs).where(checklist_runs.c.id == run.id).values(**values, updated_at=_now()))
         return self.get_run(run.id)
+
+    def runs_with_steps(self, statuses: Iterable[str]) -> list[tuple[Run, list[RunStep]]]:
+        """Every run in ``statuses`` with all its steps (in order), by run id: one statement for any number of runs,
+        so the runs and their steps are read at one moment."""
+        query = (select(checklist_runs, *_STEP_AS.values())
+                 .outerjoin(checklist_steps, checklist_steps.c.run_id == checklist_runs.c.id)
+                 .where(checklist_runs.c.status.in_(tuple(statuses)))
+                 .order_by(checklist_runs.c.id, checklist_steps.c.position, checklist_steps.c.id))
+        found: dict[int, tuple[Run, list[RunStep]]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                if row["id"] not in found:
+                    found[row["id"]] = (_run(row), [])
+                if row["step_id"] is not None:  # a run without steps comes back once, its step columns all null
+                    found[row["id"]][1].append(_step({name: row[label.name] for name, label in _STEP_AS.items()}))
+        return list(found.values())
 
     # steps ------------------------------------------------------------------------
     def list_steps(self, run_id: int) -> list[RunStep]:

@@ -11,9 +11,11 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot.devtools.harness import Harness
+from bot.home import home_view
 from bot.home_ids import HomeActionId
+from tests.support.statements import statements_sent
 from workflows.hr import parse_hr_event
-from workflows.models import ItRequest
+from workflows.models import Approval, ItRequest, Run, RunStep
 
 HIRE = json.loads((Path(__file__).resolve().parents[2] / "config" / "examples" / "hr-event.json").read_text())
 AGENT, HR, APPROVER = "U0IT1", "U0HR1", "U0IT2"  # help desk L1 member; HR; an IT approver (help desk L2)
@@ -277,3 +279,41 @@ def test_paging_values_and_metadata_are_checked():
     assert (page.number, page.first, page.last, page.has_more, page.items) == (2, 21, 25, False, (20, 21, 22, 23, 24))
     empty = page_of([], 3)
     assert (empty.number, empty.first, empty.last, empty.total) == (0, 0, 0, 0)
+
+
+def add_runs(h, count: int, first: int = 0) -> None:
+    """``count`` live runs straight into the store, each with a done step, an open help-desk task and an approval."""
+    store = h.services.store
+    for n in range(first, first + count):
+        run, _ = store.create_run(
+            Run(kind="onboarding", person={"given_name": "Hire", "surname": f"{n:03d}"}, requested_by=HR,
+                effective_date="2030-01-01", idempotency_key=f"bulk-{n}", status="blocked" if n % 3 else "active"),
+            [RunStep(run_id=0, step_key="account", title="Create the account", team="helpdesk_l1", status="done"),
+             RunStep(run_id=0, step_key="laptop", title=f"Laptop for hire {n:03d}", team="helpdesk_l1",
+                     status="task", position=1)])
+        store.create_approval(Approval(subject=f"run:{run.id}", requested_by=HR, run_id=run.id,
+                                       summary=f"Groups for hire {n:03d}"))
+
+
+def statements_for_home(h, users: list[str]) -> tuple[int, list[dict]]:
+    """SQL statements the store runs while the Home views of ``users`` are built, and the views."""
+    with statements_sent(h.services.store.engine) as seen:
+        views = [home_view(h.services, user) for user in users]
+    return len(seen), views
+
+
+def test_building_a_home_tab_takes_as_many_queries_for_30_runs_as_for_3(harness):
+    users = [HR, AGENT, APPROVER]
+    add_runs(harness, 3)
+    few, views = statements_for_home(harness, users)
+    assert section(views[0], "Onboarding and offboarding")[-1] == "Showing 1–3 of 3 · 2 blocked"
+    assert section(views[1], "My tasks")[-1] == "Showing 1–3 of 3"
+    assert section(views[2], "My approvals")[-1] == "Showing 1–3 of 3"
+
+    add_runs(harness, 27, first=3)
+    many, views = statements_for_home(harness, users)
+    assert section(views[0], "Onboarding and offboarding")[-1] == "Showing 1–10 of 30 · 20 blocked"
+    assert section(views[1], "My tasks")[-1] == "Showing 1–10 of 30"
+    assert section(views[2], "My approvals")[-1] == "Showing 1–10 of 30"
+    assert "1 of 2 steps done" in section(views[0], "Onboarding and offboarding")[0]
+    assert many == few, f"{few} statements for 3 runs, {many} for 30"

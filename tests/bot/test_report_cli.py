@@ -10,7 +10,7 @@ import pytest
 
 from bot.report_cli import bar_chart, run_report
 from connectors.store import build_store
-from tests.workflows.test_report import CONFIG, NOW, seed
+from tests.workflows.test_report import CONFIG, NOW, _request, at, seed
 
 
 @pytest.fixture
@@ -36,7 +36,8 @@ def test_text_report_is_a_readable_table(settings):
     assert "Requests opened: 6" in lines
     assert re.search(r"^IT help desk\s+0\s+1\s+1\s+1\s+3$", out, re.M)
     assert re.search(r"^all teams\s+2\s+1\s+1\s+2\s+6$", out, re.M)
-    assert re.search(r"^all teams\s+4\s+20m\s+2h 00m\s+3\s+4h 00m\s+2d 0h$", out, re.M)
+    assert re.search(r"^all teams\s+4\s+20m\s+2h 00m\s+3\s+4h 00m\s+20h 00m$", out, re.M)  # business hours
+    assert "Response and resolution times, in business hours" in lines
     assert "SLA breaches: 3 (IT-00002, IT-00003, IT-00005)" in lines
     assert "Deflection: 20% = 2 solved / (4 answered questions + 6 requests opened)" in lines
     assert "     3  PRINTER on floor 3 jammed" in lines
@@ -49,7 +50,7 @@ def test_json_is_one_object_with_stable_keys(settings):
     assert code == 0
     assert data["window"] == {"since": "2026-01-31T12:00:00+00:00", "until": "2026-03-02T12:00:00+00:00"}
     assert data["requests"]["by_team"] == {"helpdesk_l1": 3, "msp": 1, "security": 2}
-    assert data["resolution"]["overall"] == {"count": 3, "median_seconds": 14400, "p90_seconds": 172800}
+    assert data["resolution"]["overall"] == {"count": 3, "median_seconds": 14400, "p90_seconds": 72000}
     assert data["sla"]["breached"] == 3
     assert data["deflection"]["rate"] == 0.2
     assert data["onboarding"]["lead_time"]["median_seconds"] == 5 * 86400 + 12 * 3600
@@ -119,3 +120,28 @@ def test_bar_geometry_scales_to_the_longest_bar():
     chart = bar_chart("t", [("a", 2, "2"), ("b", 4, "4"), ("c", 0, "0")])
     assert [b["width"] for b in chart["bars"]] == [190.0, 380.0, 0]
     assert [b["y"] for b in chart["bars"]] == [0, 30, 60] and chart["height"] == 90
+
+
+def test_a_weekend_is_not_counted_and_text_json_and_html_agree(tmp_path):
+    """Opened Friday 17:55, answered Monday 08:05, resolved 09:05: 10m and 1h 10m of the help desk's 08:00-18:00
+    (London, on GMT), not 62 hours."""
+    url = f"sqlite:///{tmp_path / 'weekend.db'}"
+    store = build_store(url)
+    _request(store, "helpdesk_l1", "P3", at(2, 27, 17, 55), status="resolved", first=at(3, 2, 8, 5),
+             resolved=at(3, 2, 9, 5))
+    store.close()
+    settings, page = SimpleNamespace(database_url=url, config_dir=CONFIG), tmp_path / "weekend.html"
+
+    _, text, _ = report(["--since", "7d", "--html", str(page)], settings)
+    _, out, _ = report(["--since", "7d", "--json"], settings)
+    data, html = json.loads(out), page.read_text(encoding="utf-8")
+
+    assert re.search(r"^IT help desk\s+1\s+10m\s+10m\s+1\s+1h 10m\s+1h 10m$", text, re.M)
+    assert data["first_response"]["by_team"]["helpdesk_l1"] == {"count": 1, "median_seconds": 600, "p90_seconds": 600}
+    assert data["resolution"]["overall"] == {"count": 1, "median_seconds": 4200, "p90_seconds": 4200}
+    assert data["first_response"]["measured_in"] == "business_hours"
+    assert "<b>10m</b>median first response, business hours" in html
+    assert "<b>1h 10m</b>median resolution, business hours" in html
+    assert "<td>IT help desk</td><td>1</td><td>10m</td><td>10m</td>" in html
+    assert "Median time to first response by team (business hours)" in html
+    assert "62h" not in text + html and "2d 14h" not in text + html  # the wall time

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from connectors.store import build_store
+from tests.support.statements import statements_sent
 from workflows.models import Approval, Run, RunStep
 
 NOW = datetime(2027, 3, 1, 9, 0, tzinfo=timezone.utc)
@@ -88,3 +89,20 @@ def test_an_approval_is_decided_once_even_when_two_clicks_race(store):
         t.join()
     assert sum(r is not None for r in results) == 1
     assert store.get_approval(approval.id).status == "approved"
+
+
+def test_runs_with_steps_reads_every_live_run_and_its_steps_in_one_statement(store):
+    first, _ = store.create_run(_run("hr-1"), list(reversed(_steps(3))))  # stored out of order
+    bare, _ = store.create_run(_run("hr-2"), [])
+    done, _ = store.create_run(_run("hr-3"), _steps(2))
+    store.save_run(replace(done, status="done"))
+    blocked, _ = store.create_run(_run("hr-4"), _steps(1))
+    store.save_run(replace(blocked, status="blocked", blocked_reason="DC down"))
+    with statements_sent(store.engine) as statements:
+        found = store.runs_with_steps(("active", "blocked"))
+    assert len(statements) == 1
+    assert [(run.id, run.status) for run, _ in found] == [(first.id, "active"), (bare.id, "active"),
+                                                          (blocked.id, "blocked")]
+    assert found[0][0] == store.get_run(first.id) and found[2][0].blocked_reason == "DC down"
+    assert [s.step_key for s in found[0][1]] == ["s0", "s1", "s2"] and found[1][1] == []
+    assert found[0][1] == store.list_steps(first.id) and found[2][1] == store.list_steps(blocked.id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
@@ -16,8 +17,8 @@ from connectors.store import build_store
 from connectors.store.reports import report_rows
 from connectors.store.tables import answer_log, audit_log, checklist_runs, requests
 from workflows.models import AnswerRecord, ItRequest, Run, RunStep
-from workflows.report import (Durations, ReportError, build_report, durations, human_duration, normalise_question,
-                              parse_since, weekly_summary)
+from workflows.report import (Durations, ReportError, build_report, business_duration, durations, human_duration,
+                              normalise_question, parse_since, weekly_summary)
 from workflows.teams import load_teams
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -126,7 +127,36 @@ def test_response_and_resolution_times(report):
     assert report.first_response_by_team["helpdesk_l1"] == Durations(2, m(75), m(120))
     assert report.first_response_by_team["security"] == Durations(2, m(7.5), m(10))
     assert report.first_response_by_team["msp"] == Durations(0, None, None)
-    assert report.resolution == Durations(3, m(240), timedelta(hours=48))  # 35m 4h 48h
+    # in business hours: 35m, 4h, and IT-00002's Tue 10:00 -> Thu 10:00 is 8h + 10h + 2h of 08:00-18:00 (48h wall)
+    assert report.resolution == Durations(3, m(240), timedelta(hours=20))
+    assert report.resolution_by_team["helpdesk_l1"] == Durations(2, timedelta(hours=12), timedelta(hours=20))
+
+
+def test_a_request_over_a_weekend_or_holiday_is_timed_in_its_teams_business_hours(teams):
+    friday = ItRequest(requester_slack_id="U1", summary="a", team="helpdesk_l1", priority="P3", id=1,
+                       status="resolved", created_at=at(2, 27, 17, 55), first_response_at=at(3, 2, 8, 5),
+                       resolved_at=at(3, 2, 9, 5))  # Fri 17:55 -> Mon 08:05 and 09:05 (London = UTC in winter)
+    soc = replace(friday, id=2, team="security")  # 24x7: every second counts
+    report = build_report(requests=[friday, soc], answers=[], runs=[], steps=[], teams=teams, now=NOW, since=SINCE)
+    assert report.first_response_by_team["helpdesk_l1"] == Durations(1, m(10), m(10))
+    assert report.resolution_by_team["helpdesk_l1"] == Durations(1, m(70), m(70))
+    assert report.first_response_by_team["security"] == Durations(1, m(62 * 60 + 10), m(62 * 60 + 10))
+
+    london = ZoneInfo("Europe/London")  # Easter 2026: Good Friday 3 and Easter Monday 6 April are holidays (BST)
+    easter = ItRequest(requester_slack_id="U1", summary="b", team="helpdesk_l1", priority="P3", id=3,
+                       created_at=datetime(2026, 4, 2, 17, 0, tzinfo=london),
+                       first_response_at=datetime(2026, 4, 7, 9, 0, tzinfo=london))
+    later = datetime(2026, 4, 8, tzinfo=timezone.utc)
+    report = build_report(requests=[easter], answers=[], runs=[], steps=[], teams=teams, now=later,
+                          since=later - timedelta(days=30))
+    assert report.first_response == Durations(1, m(120), m(120))   # Thu 17:00-18:00 and Tue 08:00-09:00
+
+
+def test_a_request_of_a_team_no_longer_in_config_is_counted_but_not_timed(teams):
+    gone = ItRequest(requester_slack_id="U1", summary="x", team="old_team", priority="P2", id=9, status="resolved",
+                     created_at=at(2, 20), first_response_at=at(2, 20, 10), resolved_at=at(2, 21))
+    report = build_report(requests=[gone], answers=[], runs=[], steps=[], teams=teams, now=NOW, since=SINCE)
+    assert report.requests_opened == 1 and report.first_response == report.resolution == Durations(0, None, None)
 
 
 def test_sla_breaches_stamped_or_worked_out(report):
@@ -152,6 +182,8 @@ def test_as_dict_has_stable_keys_and_plain_values(report):
     assert list(data) == ["window", "teams", "requests", "durations_measured_as", "first_response", "resolution",
                           "sla", "deflection", "top_unanswered", "onboarding"]
     assert data["first_response"]["overall"] == {"count": 4, "median_seconds": 1200, "p90_seconds": 7200}
+    assert data["first_response"]["measured_in"] == data["resolution"]["measured_in"] == "business_hours"
+    assert "business hours" in data["durations_measured_as"]
     assert data["deflection"]["rate"] == 0.2 and "solved" in data["deflection"]["definition"]
     assert data["sla"]["breached_requests"] == ["IT-00002", "IT-00003", "IT-00005"]
     assert data["onboarding"]["automated_share"] == 0.7143
@@ -179,6 +211,7 @@ def test_weekly_summary_is_short_slack_mrkdwn(report):
     assert "*6* requests opened (IT help desk 3, Security operations 2, Managed service provider 1)" in text
     assert "SLA breaches: *3* (IT-00002, IT-00003, IT-00005)" in text
     assert "Deflection: *20%*" in text and "71% of steps automated" in text
+    assert "Resolution (business hours): median 4h 00m, p90 20h 00m" in text
     assert "“PRINTER on floor 3 jammed” (3×)" in text
     assert len(text.splitlines()) <= 8
 
@@ -208,3 +241,4 @@ def test_question_text_is_normalised_and_durations_read_well():
     assert normalise_question("  Where's   the VPN?! ") == normalise_question("where s the vpn") == "where s the vpn"
     assert [human_duration(v) for v in (None, m(45), m(185), timedelta(days=2, hours=4))] == \
         ["—", "45m", "3h 05m", "2d 4h"]
+    assert [business_duration(v) for v in (None, m(45), timedelta(days=2, hours=4))] == ["—", "45m", "52h 00m"]
