@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from bot.settings import Settings, SettingsError
 from workflows.config import ConfigError
@@ -88,6 +89,20 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _onboarding_assignments(settings: Settings, person: Any) -> dict:
+    """The groups and licences the onboarding checklist gives ``person`` (planned with directory.yaml's)."""
+    from workflows.assignments import checklist_assignments
+    from workflows.checklist import load_checklists
+    from workflows.teams import load_teams
+
+    from pathlib import Path
+
+    if not (Path(settings.config_dir) / "checklists" / "onboarding.yaml").exists():
+        return {}   # a config without checklists: directory.yaml alone says what a hire gets
+    checklists = load_checklists(settings.config_dir, load_teams(settings.config_dir))
+    return checklist_assignments(checklists["onboarding"], person) if "onboarding" in checklists else {}
+
+
 def _directory_plan(args: argparse.Namespace) -> int:
     """Print what onboarding PERSON.json / offboarding USER would change; nothing is written.
     Exit 0: the plan was printed · 1: a directory refused or could not be reached · 2: fix the input or
@@ -103,6 +118,7 @@ def _directory_plan(args: argparse.Namespace) -> int:
     configure_logging("WARNING", "text", settings.secrets())
     try:
         person = read_person(args.person) if args.plan == "plan-onboarding" else None
+        assigned = _onboarding_assignments(settings, person) if person is not None else None
         naming = load_naming(settings.config_dir)
         directories = build_directories(settings)   # {} when none is configured: the plan says so
     except (PlanError, NamingError, ValueError) as exc:
@@ -110,7 +126,7 @@ def _directory_plan(args: argparse.Namespace) -> int:
         return 2
     try:
         if person is not None:
-            plan = plan_onboarding(person, naming, directories, settings.directory)
+            plan = plan_onboarding(person, naming, directories, settings.directory, checklist=assigned)
         else:
             plan = plan_offboarding(args.user, directories, settings.directory)
     except (PlanError, NamingError) as exc:

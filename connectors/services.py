@@ -118,6 +118,7 @@ def build_services(settings: Any, *, clock: Any = None, directories: Mapping[str
     helpdesk = Helpdesk(store=store, **config, **extra)
     engine = Engine(store=store, checklists=checklists, teams=config["teams"], policy=policy,
                     directories=directories, default_timezone=settings.org.default_timezone,
-                    choose_username=_username_chooser(config_dir, directories), **extra)
+                    choose_username=_username_chooser(config_dir, directories),
+                    directory_policy=getattr(settings, "directory", None), **extra)
     return Services(store=store, org=settings.org, helpdesk=helpdesk, engine=engine, run_policy=policy,
                     directories=directories)

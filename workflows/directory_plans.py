@@ -478,13 +478,21 @@ def _require_directories(directories: Mapping[str, Any]) -> None:
 
 
 def plan_onboarding(person: Person, naming: NamingPolicy, directories: Mapping[str, Any],
-                    policy: DirectoryPolicy | None = None) -> DirectoryPlan:
-    """Every change onboarding ``person`` would make, per directory and in order; nothing is written."""
+                    policy: DirectoryPolicy | None = None,
+                    checklist: Mapping[str, Mapping[str, list[str]]] | None = None) -> DirectoryPlan:
+    """Every change onboarding ``person`` would make, per directory and in order; nothing is written.
+    ``checklist``: the groups and licences the onboarding checklist adds, per system
+    (``workflows.assignments.checklist_assignments``), planned together with directory.yaml's."""
     _require_directories(directories)
     policy = policy or DirectoryPolicy()
+    extra = checklist or {}
+
+    def union(system: str, kind: str, names: list[str]) -> list[str]:
+        return list(dict.fromkeys([*extra.get(system, {}).get(kind, ()), *names]))
+
     ad, entra = directories.get("ad"), directories.get("entra")
     synced = entra is not None and entra_accounts_synced(directories, policy)
-    licenses = policy.entra.licenses.for_person(person) if entra is not None else []
+    licenses = union("entra", "licenses", policy.entra.licenses.for_person(person)) if entra is not None else []
     if licenses and not person.usage_location:
         raise PersonError([f"usage_location: required, because Entra ID licences ({', '.join(licenses)}) can only "
                            f"be assigned once the account has a country (e.g. GB)"])
@@ -498,7 +506,8 @@ def plan_onboarding(person: Person, naming: NamingPolicy, directories: Mapping[s
         ou = policy.ad.ou_by_department.get((person.department or "").casefold())
         expires = person.end_date if policy.ad.expire_at_end_date else None
         user = _new_user(person, username, ad.upn_domain, ou=ou)
-        outcomes = ad.plan_new_hire(user, groups=policy.ad.groups.for_person(person), expires=expires)
+        outcomes = ad.plan_new_hire(user, groups=union("ad", "groups", policy.ad.groups.for_person(person)),
+                                    expires=expires)
         steps += [PlanStep.of("ad", o) for o in outcomes]
         if any(c.attribute == "unicodePwd" for o in outcomes for c in o.changes):
             notes.append("Active Directory: the initial password is random and nobody is told it (it must be "
@@ -508,7 +517,7 @@ def plan_onboarding(person: Person, naming: NamingPolicy, directories: Mapping[s
     if entra is not None:
         systems["entra"] = entra.label
         user = _new_user(person, username, entra.upn_domain)
-        groups = policy.entra.groups.for_person(person)
+        groups = union("entra", "groups", policy.entra.groups.for_person(person))
         if synced:
             outcomes = entra.plan_after_sync(user, groups=groups, licenses=licenses)
             note = "after the account arrives from Active Directory (AD Connect sync)"

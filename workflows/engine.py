@@ -50,7 +50,8 @@ class Engine(ApprovalsMixin):
                  choose_username: Callable[[dict[str, Any]], str] | None = None,
                  clock: Callable[[], datetime] = _utcnow, max_attempts: int = 4,
                  backoff: timedelta = timedelta(minutes=1), lease: timedelta = timedelta(minutes=5),
-                 sync_poll: timedelta = timedelta(minutes=10), sync_wait: timedelta = timedelta(hours=4)):
+                 sync_poll: timedelta = timedelta(minutes=10), sync_wait: timedelta = timedelta(hours=4),
+                 directory_policy: Any = None):
         self.store, self.checklists, self.teams, self.policy = store, checklists, teams, policy
         self.directories = dict(directories or {})
         self.default_timezone = default_timezone
@@ -58,6 +59,7 @@ class Engine(ApprovalsMixin):
         self.clock, self.max_attempts, self.backoff, self.lease = clock, max_attempts, backoff, lease
         # How often, and how long, a step waits for AD Connect to carry an AD change over to Entra ID.
         self.sync_poll, self.sync_wait = sync_poll, sync_wait
+        self.directory_policy = directory_policy   # config/directory.yaml: adds to the checklists' groups (assignments)
 
     # starting ---------------------------------------------------------------------------
     def start_run(self, event: Any) -> StartedRun:
@@ -167,8 +169,10 @@ class Engine(ApprovalsMixin):
         return self._execute(run, step, spec, directory, now)
 
     def _args(self, run: Run, spec: Any) -> dict[str, Any]:
+        from workflows.assignments import with_directory_policy
         from workflows.checklist_due import action_arguments
-        return action_arguments(self.checklists[run.kind], spec, run.person)
+        return with_directory_policy(action_arguments(self.checklists[run.kind], spec, run.person), spec,
+                                     self.directory_policy, run.person)
 
     def _execute(self, run: Run, step: RunStep, spec: Any, directory: Any, now: datetime) -> list[Notice]:
         try:

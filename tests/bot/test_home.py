@@ -16,17 +16,10 @@ from bot.home_ids import HomeActionId
 from tests.support.statements import statements_sent
 from workflows.hr import parse_hr_event
 from workflows.models import Approval, ItRequest, Run, RunStep
+from tests.support.clock import Clock
 
 HIRE = json.loads((Path(__file__).resolve().parents[2] / "config" / "examples" / "hr-event.json").read_text())
 AGENT, HR, APPROVER = "U0IT1", "U0HR1", "U0IT2"  # help desk L1 member; HR; an IT approver (help desk L2)
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def open_home(h, user: str) -> dict:

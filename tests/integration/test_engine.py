@@ -16,18 +16,11 @@ from workflows.directory import InvalidInputError, TransientError
 from workflows.engine import RunError
 from workflows.hr import parse_hr_event
 from workflows.teams import load_teams
+from tests.support.clock import Clock
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 HIRE = json.loads((CONFIG / "examples" / "hr-event.json").read_text())
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _services(database_url: str, clock: Clock, directories=None):

@@ -23,20 +23,13 @@ from workflows.directory_plans import DirectoryPolicy, EntraPolicy
 from workflows.hr import parse_hr_event
 from workflows.hybrid import SyncedEntra
 from workflows.teams import load_teams
+from tests.support.clock import Clock
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 HIRE = json.loads((CONFIG / "examples" / "hr-event.json").read_text())
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 DOMAIN = "contoso.com"
 ENTRA_DUE = START - timedelta(days=4)   # the shipped checklist's Entra steps are due 4 days before the start
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

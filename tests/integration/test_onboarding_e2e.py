@@ -29,6 +29,7 @@ from bot.run_notify import deliver
 from connectors.directories import ADDirectory, EntraDirectory
 from connectors.graph_auth import GraphConfig
 from tests.connectors.graph_fake import CLIENT_ID, CLIENT_SECRET, TENANT, fake  # noqa: F401 (fixture)
+from tests.support.clock import Clock
 
 pytestmark = pytest.mark.samba
 
@@ -39,16 +40,6 @@ LAST_DAY = date(2027, 3, 5)     # a Friday
 TZ = "Europe/London"
 UAC_DISABLED = 0x2
 SETTLE = 20.0                   # seconds to wait for the app to finish handling one request
-
-
-class Clock:
-    """The engine's (and the Entra connector's) clock, moved by the test."""
-
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class _TickNotices(list):

@@ -20,6 +20,7 @@ from workflows.models import ItRequest
 from workflows.report import build_report
 from workflows.routing import load_routing
 from workflows.teams import load_teams
+from tests.support.clock import Clock
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
@@ -29,14 +30,6 @@ def nov(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 CREATED = nov(24, 10)  # Tuesday 10:00
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
