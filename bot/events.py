@@ -23,9 +23,10 @@ from slack_bolt import BoltRequest, BoltResponse
 
 log = logging.getLogger(__name__)
 ACK_HEADROOM = 0.003  # seconds the event process waits after taking an event (invisible to a person)
+ORPHAN_CHECK = 1.0    # seconds between checks, while idle, that the serving process is still there
 
 
-def _run_events(settings: Any, events: Any, pending: Any) -> None:
+def _run_events(settings: Any, events: Any, pending: Any, parent: int) -> None:
     from bot.app import create_app
     from bot.logs import configure_logging
     from connectors.services import build_services
@@ -38,7 +39,14 @@ def _run_events(settings: Any, events: Any, pending: Any) -> None:
     services = build_services(settings)
     app = create_app(settings, services, inline=True)
     while True:
-        item = events.get()
+        try:
+            item = events.get(timeout=ORPHAN_CHECK)
+        except queue.Empty:
+            if os.getppid() != parent:  # the serving process died without stopping us (kill -9): go too
+                # (compared with the pid it gave us: it may have died before this process had started)
+                log.warning("the serving process is gone; the event process stops")
+                break
+            continue
         if item is None:
             break
         body, headers = item
@@ -62,8 +70,8 @@ class EventRelay:
         self._process: Any = None
 
     def start(self) -> "EventRelay":
-        self._process = self._ctx.Process(target=_run_events, args=(self._settings, self._queue, self._pending),
-                                          name="itbot-events", daemon=True)
+        args = (self._settings, self._queue, self._pending, os.getpid())
+        self._process = self._ctx.Process(target=_run_events, args=args, name="itbot-events", daemon=True)
         self._process.start()
         return self
 

@@ -40,3 +40,42 @@ def test_forged_events_never_reach_the_event_process(served):
     assert reply.status == 401 and served.relay.pending() == 0
     time.sleep(0.5)
     assert not served.fake.calls_to("chat.postMessage")
+
+
+def _gone(pid: int) -> bool:
+    """Exited (or a zombie waiting for a parent that will never reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_the_event_process_stops_when_the_serving_process_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import sys, time\n"
+              "from dataclasses import replace\n"
+              "from bot.settings import Settings\n"
+              "from bot.events import EventRelay\n"
+              "settings = replace(Settings.from_env({}, require_slack=False), database_url=sys.argv[1])\n"
+              "relay = EventRelay(settings).start()\n"
+              "print(relay._process.pid, flush=True)\n"
+              "time.sleep(120)\n")
+    serving = subprocess.Popen([sys.executable, "-c", script, f"sqlite:///{tmp_path / 'itbot.db'}"],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        event_pid = int(serving.stdout.readline())
+        time.sleep(0.5)
+        assert not _gone(event_pid)
+        os.kill(serving.pid, signal.SIGKILL)      # no chance to stop its event process
+        serving.wait(10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not _gone(event_pid):
+            time.sleep(0.2)
+        assert _gone(event_pid), "an orphaned event process would hold the store's connections for ever"
+    finally:
+        serving.kill()
