@@ -64,7 +64,7 @@ def run_clock(settings: Settings, *, poll_seconds: float = 15.0) -> int:
     services = build_services(settings)
     client = make_client(settings)
     _RUNTIME.update(services=services, client=client,
-                    digests=Digests(services, load_reminder_policy(settings.config_dir)))
+                    digests=Digests(services, services.reminders or load_reminder_policy(settings.config_dir)))
     leader = Leadership(services.store.engine)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

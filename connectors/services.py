@@ -24,6 +24,7 @@ class Services:
     engine: Engine
     run_policy: RunPolicy
     directories: Mapping[str, Any] = field(default_factory=dict)
+    reminders: Any = None   # config/reminders.yaml (workflows.digest.ReminderPolicy), validated at start-up
 
     @property
     def teams(self) -> Any:
@@ -121,4 +122,4 @@ def build_services(settings: Any, *, clock: Any = None, directories: Mapping[str
                     choose_username=_username_chooser(config_dir, directories),
                     directory_policy=getattr(settings, "directory", None), **extra)
     return Services(store=store, org=settings.org, helpdesk=helpdesk, engine=engine, run_policy=policy,
-                    directories=directories)
+                    directories=directories, reminders=everything["reminders"])
