@@ -4,7 +4,8 @@ Slack times every delivery, and Python threads share one interpreter lock: triag
 calls running beside the HTTP server would slow every ack. In `itbot serve` the serving process checks the
 signature, acknowledges at once and hands the raw event to an event process (same code, same settings),
 which runs the listeners. Commands, buttons and forms stay in the serving process: their replies (modal
-errors, updates) belong in the HTTP response.
+errors, updates) belong in the HTTP response (in Socket Mode, in the envelope's ack). In Socket Mode an event
+arrives already parsed, with no raw body: it is handed over as JSON.
 
 The hand-off is a local queue, not a durable one: if the process dies with events in the queue, Slack's
 retries are not coming (they were acked), so the relay keeps the queue short and restarts the event process
@@ -12,6 +13,7 @@ when it dies. Event ids are recorded by the listeners, so an event is never hand
 """
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -105,7 +107,9 @@ def forward_events(relay: EventRelay) -> Callable[..., BoltResponse]:
     """Middleware: acknowledge a verified event at once and hand it to the event process."""
 
     def middleware(req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002
-        if req.body.get("type") == "event_callback" and relay.put(req.raw_body, dict(req.headers)):
+        # in Socket Mode there is no raw body: the envelope's payload arrives parsed
+        if req.body.get("type") == "event_callback" and relay.put(req.raw_body or json.dumps(req.body),
+                                                                  dict(req.headers)):
             return BoltResponse(status=200, body="")
         return next()
 

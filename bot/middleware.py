@@ -47,6 +47,7 @@ class LoggedDispatch:
             return response
         finally:
             retry = (req.headers.get("x-slack-retry-num") or [None])[0] if req.headers else None
+            retry = None if retry == "0" else retry   # Socket Mode marks a first delivery retry_attempt 0
             log.info("slack request", extra={"kind": _kind(req.body or {}), "status": status,
                                              "ms": round((time.perf_counter() - started) * 1000, 1),
                                              "user": req.context.user_id, "retry": retry})

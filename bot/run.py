@@ -5,7 +5,7 @@ import logging
 import signal
 import threading
 
-from bot.app import create_app
+from bot.app import create_app, make_client
 from bot.events import EventRelay
 from bot.hooks import make_hr_hook
 from bot.logs import configure_logging
@@ -24,27 +24,29 @@ def hr_hook(settings: Settings, services):
 
 def serve(settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    client = make_client(settings)
+    url = None
+    if settings.socket_mode:  # first: a refused app token stops start-up before anything has started
+        from bot.socket_mode import open_connection_url
+        url = open_connection_url(client, settings.slack_app_token.reveal())
     services = build_services(settings)
     relay = EventRelay(settings).start() if settings.event_process else None
-    app = create_app(settings, services, relay=relay)
-    hook = hr_hook(settings, services)
-    if settings.socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        health = HttpServer(make_wsgi(None, services, hook), settings.host, settings.port).start()
-        log.info("starting in Socket Mode", extra={"health_port": health.port})
-        handler = SocketModeHandler(app, settings.slack_app_token.reveal())
-        handler.connect()
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        try:
-            stop.wait()
-        finally:
-            handler.close()
-            health.stop()
+    try:
+        app = create_app(settings, services, client=client, relay=relay)
+        hook = hr_hook(settings, services)
+        if url is not None:
+            from bot.socket_mode import hold_socket
+            stop = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            health = HttpServer(make_wsgi(None, services, hook), settings.host, settings.port)
+            hold_socket(app, settings.slack_app_token.reveal(), url, health, stop)
+            return 0
+        server = HttpServer(make_wsgi(app, services, hook), settings.host, settings.port)
+        signal.signal(signal.SIGTERM, lambda *_: server.stop())
+        log.info("listening for Slack over HTTP", extra={"port": server.port, "path": "/slack/events"})
+        server.serve_forever()
         return 0
-    server = HttpServer(make_wsgi(app, services, hook), settings.host, settings.port)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
-    log.info("listening for Slack over HTTP", extra={"port": server.port, "path": "/slack/events"})
-    server.serve_forever()
-    return 0
+    finally:
+        if relay is not None:
+            relay.stop()   # events already acked are handled before the event process exits
+        services.close()

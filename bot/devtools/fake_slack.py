@@ -4,6 +4,10 @@ Point a WebClient at ``FakeSlack.url`` (the ``SLACK_API_URL`` setting). It answe
 itbot uses with Slack's shapes, keeps the messages it was sent (so a conversation can be read
 back), and can be told to fail: ``fail_next`` gives ``{"ok": false, "error": ...}`` and
 ``rate_limit_next`` a 429 with ``Retry-After``, exactly as Slack does.
+
+Given an app-level token (``app_token="xapp-…"``), it also plays Slack's side of Socket Mode:
+``apps.connections.open`` (with that token only) returns the ``ws://`` URL of ``FakeSlack.socket``, a
+``SocketModePeer`` that greets the app, sends it envelopes and reads its acks.
 """
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl
 
-from bot.devtools.fake_slack_methods import METHODS, SlackState
+from bot.devtools.fake_slack_methods import APP_LEVEL_METHODS, METHODS, SlackState
+from bot.devtools.socket_peer import SocketModePeer
 
 
 @dataclass
@@ -29,8 +34,11 @@ class Call:
 
 
 class FakeSlack:
-    def __init__(self, *, bot_token: str = "xoxb-itbot-demo", team_id: str = "T0ITBOT", bot_user_id: str = "U0ITBOT"):
+    def __init__(self, *, bot_token: str = "xoxb-itbot-demo", team_id: str = "T0ITBOT", bot_user_id: str = "U0ITBOT",
+                 app_token: str | None = None, app_id: str = "A0ITBOT"):
         self.state = SlackState(bot_token=bot_token, team_id=team_id, bot_user_id=bot_user_id)
+        self.app_token = app_token
+        self.socket: SocketModePeer | None = SocketModePeer(app_id=app_id) if app_token else None
         self.calls: list[Call] = []
         self._faults: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
         self._lock = threading.Condition()
@@ -42,9 +50,13 @@ class FakeSlack:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="fake-slack", daemon=True).start()
+        if self.socket:
+            self.state.socket_url = self.socket.start().issue_url
         return self
 
     def stop(self) -> None:
+        if self.socket:
+            self.socket.stop()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
@@ -110,10 +122,8 @@ class FakeSlack:
             fault = self._faults.get(method)
             if fault:
                 status, body, headers = fault.pop(0)
-            elif token is None:
-                status, body, headers = 200, {"ok": False, "error": "not_authed"}, {}
-            elif token != self.state.bot_token:
-                status, body, headers = 200, {"ok": False, "error": "invalid_auth"}, {}
+            elif refused := self._refuse_token(method, token):
+                status, body, headers = 200, {"ok": False, "error": refused}, {}
             elif method not in METHODS:
                 status, body, headers = 200, {"ok": False, "error": "unknown_method"}, {}
             else:
@@ -121,6 +131,16 @@ class FakeSlack:
             self.calls.append(Call(method, args, token, status=status, response=body))
             self._lock.notify_all()
         return status, body, headers
+
+    def _refuse_token(self, method: str, token: str | None) -> str | None:
+        """Slack's answer to the wrong token: none, an unknown one, or the wrong kind (app-level vs bot)."""
+        if token is None:
+            return "not_authed"
+        if token not in (self.state.bot_token, self.app_token):
+            return "invalid_auth"
+        if (token == self.app_token) != (method in APP_LEVEL_METHODS):
+            return "not_allowed_token_type"
+        return None
 
 
 def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:

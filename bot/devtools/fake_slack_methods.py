@@ -26,6 +26,7 @@ class SlackState:
     messages: list[dict[str, Any]] = field(default_factory=list)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     home: dict[str, dict[str, Any]] = field(default_factory=dict)
+    socket_url: Callable[[], str] | None = None   # issues a Socket Mode URL (FakeSlack with an app token)
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -173,11 +174,20 @@ def views_publish(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
+def apps_connections_open(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    if state.socket_url is None:
+        return _error("not_allowed_token_type")
+    return {"ok": True, "url": state.socket_url()}
+
+
 def reactions_add(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True} if state.find(args.get("channel", ""), args.get("timestamp", "")) else _error("message_not_found")
 
 
+# Called with the app-level token (xapp-…); every other method wants the bot token.
+APP_LEVEL_METHODS = frozenset({"apps.connections.open"})
 METHODS: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
+    "apps.connections.open": apps_connections_open,
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
