@@ -119,3 +119,21 @@ def test_healthz_is_503_when_the_store_is_unreachable(harness, tmp_path):
         assert _get(server.url + "/healthz") == (503, {"status": "unhealthy", "store": "unreachable"})
     finally:
         server.stop()
+
+
+def test_the_listener_executor_knows_when_listeners_are_still_running():
+    """What Harness.settle (tests, the demo, `itbot chat`) relies on to know the app is through."""
+    import threading
+
+    from bot.app import ListenerExecutor
+
+    release = threading.Event()
+    executor = ListenerExecutor(max_workers=2)
+    try:
+        executor.submit(release.wait, 10)
+        executor.submit(lambda: 1 / 0)              # a failing listener still counts as finished
+        assert executor.busy >= 1 and not executor.wait_idle(0.2)
+        release.set()
+        assert executor.wait_idle(5) and executor.busy == 0
+    finally:
+        executor.shutdown(wait=True)
