@@ -22,6 +22,8 @@ def run_sla_sweep(services: Services, client: WebClient, now: datetime | None = 
     for event in events:
         if event.kind == "warning":
             _warn(services, client, event)
+        elif event.kind == "unanswered":
+            _unanswered(services, client, event)
         elif event.escalation:
             _escalated(services, client, event)
         else:
@@ -44,6 +46,14 @@ def _warn(services: Services, client: WebClient, event: SlaEvent) -> None:
             else f"If it is still open then, <@{services.teams.team(r.team).lead}> is told.")
     tell_team(client, r, f":warning: {r.number} ({r.priority}) will breach this team's SLA at {_utc(event.due_at)}. "
                          f"{'<@' + r.assignee + '> is on it.' if r.assignee else 'Nobody has claimed it yet.'} {then}")
+
+
+def _unanswered(services: Services, client: WebClient, event: SlaEvent) -> None:
+    r = event.request
+    team = services.teams.team(r.team)
+    tell_team(client, r, f":bell: {r.number} ({r.priority}) has had no response yet; its first-response target "
+                         f"({team.sla[r.priority].first_response_text}) passed at {_utc(event.due_at)}. "
+                         f"<@{team.lead}>, can someone claim it or reply in its thread?")
 
 
 def _escalated(services: Services, client: WebClient, event: SlaEvent) -> None:

@@ -22,15 +22,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SlaEvent:
-    kind: str                   # "warning" | "breach" (the current tier's window ran out)
+    kind: str                   # "warning" | "breach" (the window ran out) | "unanswered" (no first response in time)
     request: ItRequest
-    due_at: datetime            # the end of the window that is at risk or ran out
+    due_at: datetime            # the end of the window at risk or run out, or the first response's due time
     escalation: Escalated | None = None
 
 
 def new_window(at: datetime) -> dict[str, Any]:
     """The SLA fields of a request that has just reached a new tier at ``at``."""
-    return {"sla_window_started_at": at, "sla_warned_at": None, "sla_window_breached_at": None}
+    return {"sla_window_started_at": at, "sla_warned_at": None, "sla_window_breached_at": None,
+            "unanswered_at": None}
 
 
 class SlaMixin:
@@ -52,7 +53,8 @@ class SlaMixin:
         return self.sla(request).resolution_due
 
     def sla_sweep(self, now: datetime | None = None) -> list[SlaEvent]:
-        """Warn before the current tier's window runs out and act when it does; each once per window."""
+        """Warn before the current tier's window runs out and act when it does; tell the tier when nobody has
+        responded by the first-response target. Each once per window."""
         now = now or self.clock()
         events: list[SlaEvent] = []
         for request in self.store.list_requests(open_only=True):
@@ -60,6 +62,10 @@ class SlaMixin:
                 continue
             state = self.sla(request, now)
             request = self._record_breach(request, state, now)
+            if request.first_response_at is None and request.unanswered_at is None \
+                    and now > state.first_response_due:
+                request = self.store.save_request(replace(request, unanswered_at=now))
+                events.append(SlaEvent("unanswered", request, state.first_response_due))
             if state.breached:
                 if request.sla_window_breached_at is None:
                     events.append(self._lapsed(request, state.resolution_due, now))

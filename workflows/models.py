@@ -45,6 +45,7 @@ class ItRequest:
     escalations: int = 0
     sla_window_started_at: datetime | None = None   # the current tier's window began (None: at created_at)
     sla_window_breached_at: datetime | None = None  # the current tier's window lapsed and was reported
+    unanswered_at: datetime | None = None           # the current tier was told nobody had responded in time
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

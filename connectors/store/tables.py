@@ -69,6 +69,7 @@ requests = Table(
     Column("escalations", Integer),
     Column("sla_window_started_at", UTCDateTime),
     Column("sla_window_breached_at", UTCDateTime),
+    Column("unanswered_at", UTCDateTime),
     Index("ix_requests_team_thread", "team_channel", "team_ts"),
     Index("ix_requests_employee_thread", "channel", "thread_ts"),
 )

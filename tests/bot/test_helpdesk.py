@@ -1,6 +1,7 @@
 """The help desk through the real app: answers, requests, routing, team buttons, relay, SLA, approvals."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -165,9 +166,15 @@ def test_replies_are_relayed_between_the_team_thread_and_the_employee_thread(h):
     assert len(h.services.store.list_requests()) == 1, "a reply in the thread must not open a new request"
 
 
+def _answered_at_once(h):
+    """The team replied straight away: only the resolution window matters to the test."""
+    r = only_request(h)
+    return h.services.store.save_request(replace(r, first_response_at=r.created_at))
+
+
 def test_sla_breach_warns_first_then_escalates_automatically(h, clock):
     say(h, "U0ANA", "my laptop is broken, the keyboard stopped working")
-    r = only_request(h)
+    r = _answered_at_once(h)
     client = make_client(h.settings)
     due = h.services.helpdesk.due(r)
     assert due is not None and due > clock.now
@@ -200,7 +207,7 @@ def test_each_tier_gets_its_own_sla_window_and_the_last_tier_is_told_once(h, clo
     def quiet_at(*moments):
         assert [run_sla_sweep(h.services, client, m) for m in moments] == [0] * len(moments)
 
-    r = only_request(h)
+    r = _answered_at_once(h)
     for tier in ("helpdesk_l2", "helpdesk_l3"):
         calls = sweep_at(helpdesk.due(r) + timedelta(minutes=1))
         moved = only_request(h)
@@ -264,3 +271,30 @@ def test_empty_huge_and_foreign_messages_are_handled_once_without_a_crash(h):
     say(h, "U0DEV", "my mouse is broken", event_id=event)
     say(h, "U0DEV", "my mouse is broken", event_id=event, retry_num=1)
     assert len([x for x in h.services.store.list_requests() if x.requester_slack_id == "U0DEV"]) == 1
+
+
+def test_a_request_nobody_has_answered_by_its_first_response_target_is_flagged_once(h, clock):
+    say(h, "U0ANA", "my laptop is broken, the keyboard stopped working")
+    r = only_request(h)
+    team = h.services.teams.team(r.team)
+    client = make_client(h.settings)
+    due = h.services.helpdesk.sla(r, clock.now).first_response_due
+    assert run_sla_sweep(h.services, client, min(due, clock.now) - timedelta(minutes=1)) == 0
+    mark = len(h.fake.calls)
+    assert run_sla_sweep(h.services, client, due + timedelta(minutes=1)) == 1
+    [alert] = posts(h.fake.calls[mark:], r.team_channel)
+    assert ":bell:" in alert.args["text"] and f"<@{team.lead}>" in alert.args["text"]
+    assert alert.args["thread_ts"] == r.team_ts and team.sla[r.priority].first_response_text in alert.args["text"]
+    assert not posts(h.fake.calls[mark:], "D0ANA"), "the employee is not told about the team's lateness"
+    assert run_sla_sweep(h.services, client, due + timedelta(minutes=30)) == 0, "once, not every sweep"
+
+
+def test_a_request_answered_in_time_is_never_flagged_as_unanswered(h, clock):
+    say(h, "U0ANA", "my monitor flickers all the time")
+    r = only_request(h)
+    mark = len(h.fake.calls)
+    h.driver.channel_message("U0IT1", r.team_channel, "Which dock are you using?", thread_ts=r.team_ts)
+    h.settle(after=mark)
+    due = h.services.helpdesk.sla(r, clock.now).first_response_due
+    events = h.services.helpdesk.sla_sweep(due + timedelta(minutes=1))
+    assert not [e for e in events if e.kind == "unanswered"]

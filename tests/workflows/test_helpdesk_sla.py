@@ -6,6 +6,7 @@ mon-fri 09:00-17:30 and resolves P2 in 2d = 17 hours. Warnings come at 75 % of a
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -54,8 +55,9 @@ def open_request(helpdesk, *, team="helpdesk_l1", priority="P2", status="open") 
 
 
 def sweep(helpdesk, at: datetime) -> list[tuple[str, str]]:
-    """What the sweep did at ``at``: (kind, team the request is with afterwards) for each event."""
-    return [(e.kind, e.request.team) for e in helpdesk.sla_sweep(at)]
+    """What the sweep did about the resolution windows at ``at``: (kind, team the request is with afterwards)
+    for each event (first-response alerts, tested on their own below, left out)."""
+    return [(e.kind, e.request.team) for e in helpdesk.sla_sweep(at) if e.kind != "unanswered"]
 
 
 def test_an_l1_breach_escalates_to_l2_and_l2s_window_starts_then(helpdesk):
@@ -63,7 +65,7 @@ def test_an_l1_breach_escalates_to_l2_and_l2s_window_starts_then(helpdesk):
     assert helpdesk.due(r) == nov(25, 10)                 # Tue 10:00-18:00 is 8h, then Wed 08:00-10:00
     assert sweep(helpdesk, nov(24, 17, 29)) == []
     assert sweep(helpdesk, nov(24, 17, 31)) == [("warning", "helpdesk_l1")]  # 7.5h used at 17:30
-    [event] = helpdesk.sla_sweep(nov(25, 10, 1))
+    [event] = [e for e in helpdesk.sla_sweep(nov(25, 10, 1)) if e.kind != "unanswered"]
     assert event.kind == "breach" and event.due_at == nov(25, 10)
     assert (event.escalation.from_team.id, event.escalation.to_team.id) == ("helpdesk_l1", "helpdesk_l2")
     moved = helpdesk.store.get_request(r.id)
@@ -153,3 +155,27 @@ def test_a_request_awaiting_approval_is_left_alone(helpdesk):
     r = open_request(helpdesk, status="awaiting_approval")
     assert sweep(helpdesk, nov(30, 12)) == []
     assert helpdesk.store.get_request(r.id).sla_breached_at is None
+
+
+def _unanswered(helpdesk, at: datetime) -> list[tuple[str, datetime]]:
+    return [(e.request.team, e.due_at) for e in helpdesk.sla_sweep(at) if e.kind == "unanswered"]
+
+
+def test_no_first_response_by_the_target_is_flagged_once_per_tier(helpdesk):
+    r = open_request(helpdesk)                            # P2 at L1: first response within 1h of business time
+    assert _unanswered(helpdesk, nov(24, 10, 59)) == []
+    assert _unanswered(helpdesk, nov(24, 11, 1)) == [("helpdesk_l1", nov(24, 11))]
+    assert _unanswered(helpdesk, nov(24, 15)) == [], "told once"
+    helpdesk.sla_sweep(nov(25, 10, 1))                    # L1's window lapses: escalated to L2, still unanswered
+    assert helpdesk.store.get_request(r.id).team == "helpdesk_l2"
+    l2_due = helpdesk.sla(helpdesk.store.get_request(r.id), nov(25, 10, 2)).first_response_due
+    assert l2_due > nov(25, 10, 1), "L2 gets its own first-response target"
+    assert _unanswered(helpdesk, l2_due + timedelta(minutes=1)) == [("helpdesk_l2", l2_due)]
+    assert _unanswered(helpdesk, l2_due + timedelta(hours=2)) == []
+
+
+def test_a_request_with_a_first_response_or_awaiting_approval_is_not_flagged(helpdesk):
+    answered = open_request(helpdesk)
+    helpdesk.store.save_request(replace(answered, first_response_at=nov(24, 10, 30)))
+    open_request(helpdesk, status="awaiting_approval")
+    assert _unanswered(helpdesk, nov(24, 16)) == []
