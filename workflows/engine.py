@@ -158,14 +158,14 @@ class Engine(ApprovalsMixin):
         if spec.manual:
             return [self._to_task(run, step, spec.task or step.title)]
         directory = self.directories.get(spec.spec.system)
-        if directory is None:
-            what = f"{SYSTEM_NAMES[spec.spec.system]} is not connected to itbot: do this by hand there."
-            return [self._to_task(run, step, what)]
         emergency = run.person.get("terminate_now") and spec.spec.verb in PROTECTIVE
-        if spec.needs_approval and not emergency:
+        if spec.needs_approval and not emergency:  # done by itbot or by hand, an access change is approved first
             gate = self._approval_gate(run, step, spec, directory, now)
             if gate is not None:
                 return gate
+        if directory is None:
+            what = f"{SYSTEM_NAMES[spec.spec.system]} is not connected to itbot: do this by hand there."
+            return [self._to_task(run, step, what)]
         return self._execute(run, step, spec, directory, now)
 
     def _args(self, run: Run, spec: Any) -> dict[str, Any]:
@@ -243,7 +243,7 @@ class Engine(ApprovalsMixin):
         if step is None or step.status != "task":
             raise RunError("That task is not open any more.")
         run = self.store.get_run(step.run_id)
-        if not (self.teams.is_member(step.team, user) or user == run.person.get("manager_slack_id")):
+        if not (self.teams.is_member(step.team, user) or user == self.manager_of_task(run, step)):
             raise RunError(f"Only {self.teams.team(step.team).name} can take this task.")
         if step.owner_slack_id:
             raise RunError(f"<@{step.owner_slack_id}> already has this task.")
@@ -258,8 +258,7 @@ class Engine(ApprovalsMixin):
         if step is None:
             raise RunError("That task no longer exists.")
         run = self.store.get_run(step.run_id)
-        is_manager = user == run.person.get("manager_slack_id")
-        if not (self.teams.is_member(step.team, user) or is_manager):
+        if not (self.teams.is_member(step.team, user) or user == self.manager_of_task(run, step)):
             raise RunError(f"Only {self.teams.team(step.team).name} can mark this done.")
         saved = self.store.save_step(replace(step, status="done", done_by=user), expect_status="task")
         if saved is None:

@@ -86,6 +86,10 @@ class ApprovalsMixin:
         spec = self.checklists[run.kind].step(step.step_key)
         entry: dict[str, Any] = {"step": step.title, "system": SYSTEM_NAMES.get(spec.spec.system, spec.spec.system)}
         directory = self.directories.get(spec.spec.system)
+        if directory is None:
+            entry["note"] = (f"{SYSTEM_NAMES.get(spec.spec.system, spec.spec.system)} is not connected to itbot: "
+                             f"once approved, its team does this by hand")
+            return entry
         try:
             outcome = perform(spec.action, directory, run.person, self._args(run, spec), plan=True)
             entry["changes"] = [{"target": c.target, "attribute": c.attribute, "old": _show(c.old), "new": _show(c.new)}

@@ -236,14 +236,19 @@ def test_an_undecided_approval_expires_and_the_cio_is_told(services, clock):
         services.engine.decide(ask.approval.id, "U0IT2", True)
 
 
-def test_without_a_directory_every_directory_step_becomes_a_task_for_its_team(tmp_path, clock):
+def test_without_a_directory_access_changes_are_approved_then_handed_to_their_team(tmp_path, clock):
     services = _services(f"sqlite:///{tmp_path / 'nodir.db'}", clock, directories={})
     try:
         started = services.engine.start_run(hire_event())
         notices = services.engine.tick("w1", clock.now)
+        [ask] = [n for n in notices if n.kind == "approval_needed"]
+        [entry] = [e for e in ask.approval.plan["steps"] if e["step"] == "Create the Active Directory account"]
+        assert "not connected" in entry["note"] and "by hand" in entry["note"]
+        assert services.store.get_step(ask.step.id).status == "awaiting_approval", "not handed out unapproved"
+        services.engine.decide(ask.approval.id, "U0IT2", True)
+        services.engine.tick("w1", clock.now)
         steps = {s.step_key: s for s in services.store.list_steps(started.run_id)}
         assert steps["ad_account"].status == "task" and "not connected" in steps["ad_account"].result["task"]
-        assert not [n for n in notices if n.kind == "approval_needed"]
     finally:
         services.close()
 
@@ -291,3 +296,37 @@ def test_one_person_cannot_give_both_halves_of_a_privileged_approval(services, c
         services.engine.decide(ask.id, both, True)      # the other half needs someone else
     assert services.store.get_approval(ask.id).status == "pending"
     assert started.created
+
+
+def test_with_only_active_directory_connected_onboarding_asks_for_approval_and_runs(tmp_path, clock, directories):
+    services = _services(f"sqlite:///{tmp_path / 'ad-only.db'}", clock, directories={"ad": directories["ad"]})
+    try:
+        started = services.engine.start_run(hire_event())
+        notices = services.engine.tick("w1", clock.now)
+        [ask] = [n for n in notices if n.kind == "approval_needed"]
+        entra = [e for e in ask.approval.plan["steps"] if e["system"] == "Entra ID"]
+        assert entra and all("not connected" in e["note"] for e in entra)
+        services.engine.decide(ask.approval.id, "U0IT2", True)
+        services.engine.tick("w1", clock.now)
+        steps = {s.step_key: s for s in services.store.list_steps(started.run_id)}
+        assert steps["ad_account"].status == "done", "AD is done by itbot; nothing is stuck 'running'"
+    finally:
+        services.close()
+
+
+def test_the_manager_may_finish_their_own_tasks_only(services, clock):
+    started = services.engine.start_run(hire_event())
+    approve_all(services, services.engine.tick("w1", clock.now))
+    clock.now = START + timedelta(days=1)
+    services.engine.tick("w1", clock.now)
+    manager = services.store.get_run(started.run_id).person["manager_slack_id"]
+    tasks = [s for s in services.store.list_steps(started.run_id) if s.status == "task"]
+    theirs = [s for s in tasks if services.engine.manager_of_task(services.store.get_run(started.run_id), s)]
+    others = [s for s in tasks if s not in theirs]
+    assert theirs and others
+    with pytest.raises(RunError):
+        services.engine.complete_task(others[0].id, manager)
+    with pytest.raises(RunError):
+        services.engine.claim_task(others[0].id, manager)
+    services.engine.complete_task(theirs[0].id, manager)
+    assert services.store.get_step(theirs[0].id).status == "done"
