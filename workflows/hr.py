@@ -4,8 +4,8 @@ One flat object per event, with the same field names as JSON (webhook, Slack mod
 ``event_id`` (required, ≤ 200 characters: the idempotency key) and ``kind`` (onboarding | offboarding |
 role-change); optional for every kind: requested_by, timezone (IANA; none: the organisation's), location,
 privileged, manager_slack_id, slack_user_id. Onboarding: PERSON.json's fields (``directory_plans``) with
-employee_id required too. Offboarding: username or employee_id, last_day; terminate_now, manager. Role change:
-username or employee_id, effective_date, at least one new department, title, manager, office or location, and
+employee_id required too. Offboarding: username (employee_id optional), last_day; terminate_now, manager. Role
+change: username, effective_date, at least one new department, title, manager, office or location, and
 optionally previous_<field> for each. An unknown key is an error, and so is another kind's field with a value.
 
 ``parse_hr_event`` lists every problem in one ``HrEventError`` (nothing partial); ``sign``/``verify_signature``
@@ -220,9 +220,10 @@ def parse_hr_event(payload: Any, source: str) -> HrEvent:
     if kind == "onboarding" and _blank(payload.get("employee_id")):
         problems.append("employee_id: required")
     elif kind in ("offboarding", "role-change"):
-        if _blank(payload.get("username")) and _blank(payload.get("employee_id")):
+        if _blank(payload.get("username")):
             who = "leaving" if kind == "offboarding" else "changing role"
-            problems.append(f"username: required (or employee_id): who is {who}")
+            problems.append(f"username: required: the directory username of who is {who} (employee_id alone "
+                            f"is not enough: itbot does not look accounts up by employee id)")
         if _blank(payload.get(_ANCHOR[kind])):
             problems.append(f"{_ANCHOR[kind]}: required")
         if kind == "role-change" and all(_blank(payload.get(c)) for c in _CHANGES):

@@ -73,7 +73,7 @@ def test_unknown_keys_are_refused_and_fields_of_another_kind_only_when_they_carr
     ({"kind": "hire", "event_id": "x"}, ["kind: expected onboarding, offboarding or role-change, got 'hire'"]),
     ({**HIRE, "event_id": "k" * 201}, ["event_id: 201 characters; at most 200"]),
     ({**HIRE, "event_id": "a\nb"}, ["event_id: contains control characters"]),
-    ({"kind": "offboarding", "event_id": "x"}, ["username: required (or employee_id): who is leaving",
+    ({"kind": "offboarding", "event_id": "x"}, ["username: required: the directory username of who is leaving (employee_id alone is not enough: itbot does not look accounts up by employee id)",
                                                 "last_day: required"]),
     ({**LEAVER, "terminate_now": "yes"}, ["terminate_now: expected true or false, got 'yes'"]),
     ({**MOVER, "department": None, "previous_department": None},
@@ -101,13 +101,20 @@ def test_not_an_object_and_an_unknown_source():
         parse_hr_event(HIRE, "email")
 
 
-def test_a_leaver_found_by_employee_id_and_terminated_now():
-    event = parse_hr_event({"event_id": 9, "kind": "Offboarding", "employee_id": "E0871", "last_day": "2026-03-13",
-                            "terminate_now": True, "privileged": True}, "slack")
+def test_a_leaver_terminated_now():
+    event = parse_hr_event({"event_id": 9, "kind": "Offboarding", "username": "tom.baker", "employee_id": "E0871",
+                            "last_day": "2026-03-13", "terminate_now": True, "privileged": True}, "slack")
     assert isinstance(event.person, Leaver) and event.kind == "offboarding" and event.idempotency_key == "9"
     assert event.person.terminate_now and event.person.privileged
     assert event.effective_date == date(2026, 3, 13)
-    assert event.describe() == "offboarding employee E0871"
+    assert event.describe() == "offboarding tom.baker"
+
+
+def test_a_leaver_known_only_by_employee_id_is_refused_rather_than_never_offboarded():
+    with pytest.raises(HrEventError) as caught:
+        parse_hr_event({"event_id": 10, "kind": "offboarding", "employee_id": "E0871", "last_day": "2026-03-13"},
+                       "webhook")
+    assert caught.value.problems == ["username: required: the directory username of who is leaving (employee_id alone is not enough: itbot does not look accounts up by employee id)"]
 
 
 def test_a_role_change_knows_what_changed_for_the_checklist_conditions():
@@ -194,7 +201,7 @@ def test_a_half_valid_file_returns_nothing_and_lists_every_row():
         "row 3: timezone: unknown time zone 'Mars/Base' (use an IANA name such as Europe/London)",
         "row 5: event_id: 'a1' is also on row 2",
         "row 6: event_id: required (HR's id for this event, used to recognise it if it is sent again)",
-        "row 6: username: required (or employee_id): who is leaving",
+        "row 6: username: required: the directory username of who is leaving (employee_id alone is not enough: itbot does not look accounts up by employee id)",
         "row 6: last_day: required",
     ]
 
