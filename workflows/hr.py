@@ -226,6 +226,9 @@ def parse_hr_event(payload: Any, source: str) -> HrEvent:
                             f"is not enough: itbot does not look accounts up by employee id)")
         if _blank(payload.get(_ANCHOR[kind])):
             problems.append(f"{_ANCHOR[kind]}: required")
+        if kind == "role-change" and values.get("privileged") and _blank(payload.get("slack_user_id")):
+            problems.append("slack_user_id: required for a privileged role change, so that the person gaining "
+                            "admin rights can never approve them")
         if kind == "role-change" and all(_blank(payload.get(c)) for c in _CHANGES):
             problems.append(f"role-change: nothing changes: give at least one new {', '.join(_CHANGES)}")
     if problems:

@@ -330,3 +330,17 @@ def test_the_manager_may_finish_their_own_tasks_only(services, clock):
         services.engine.claim_task(others[0].id, manager)
     services.engine.complete_task(theirs[0].id, manager)
     assert services.store.get_step(theirs[0].id).status == "done"
+
+
+def test_the_person_gaining_admin_rights_in_a_role_change_cannot_approve_them(services, clock):
+    mover = parse_hr_event({"event_id": "hris-move-adm", "kind": "role-change", "username": "sam.reed",
+                            "slack_user_id": "U0IT2", "effective_date": (START + timedelta(days=7)).date().isoformat(),
+                            "title": "IT Administrator", "privileged": True}, "webhook")
+    services.engine.start_run(mover)
+    clock.now = START + timedelta(days=7)
+    asks = [n for n in services.engine.tick("w1", clock.now) if n.kind == "approval_needed"]
+    assert asks
+    for ask in asks:
+        with pytest.raises(RunError, match="your own"):
+            services.engine.decide(ask.approval.id, "U0IT2", True)
+        assert services.store.get_approval(ask.approval.id).status == "pending"

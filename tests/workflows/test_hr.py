@@ -241,3 +241,11 @@ def test_file_level_problems(text, expected):
 def test_an_empty_trailing_column_from_excel_is_ignored():
     events = parse_people_csv("event_id,kind,username,last_day,\nx,offboarding,tom.baker,2026-03-13,\n")
     assert events[0].person.last_day == date(2026, 3, 13)
+
+
+def test_a_privileged_role_change_names_the_person_in_slack_so_they_cannot_approve_it():
+    assert problems({**MOVER, "privileged": True}) == [
+        "slack_user_id: required for a privileged role change, so that the person gaining admin rights can never "
+        "approve them"]
+    event = parse_hr_event({**MOVER, "privileged": True, "slack_user_id": "U0IT2"}, "webhook")
+    assert event.person.privileged
