@@ -24,13 +24,14 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from workflows.directory import DirectoryError, TransientError
 from workflows.hr import (DEFAULT_TOLERANCE, HrEventError, RunStarter, SignatureError, parse_hr_event,
                           verify_signature)
 
 log = logging.getLogger(__name__)
 MAX_HR_BODY = 64 * 1024
 NOT_CONFIGURED = "HR webhook not configured: set HR_WEBHOOK_SECRET"
-_STATUS = {200: "200 OK", 202: "202 Accepted", 400: "400 Bad Request", 401: "401 Unauthorized",
+_STATUS = {200: "200 OK", 202: "202 Accepted", 400: "400 Bad Request", 401: "401 Unauthorized", 409: "409 Conflict",
            405: "405 Method Not Allowed", 413: "413 Payload Too Large", 503: "503 Service Unavailable"}
 
 
@@ -114,6 +115,15 @@ def make_hr_hook(secret: str | None, starter: RunStarter, clock: Callable[[], fl
             return _reply(start_response, 400, {"errors": exc.problems})
         try:
             started = starter.start_run(event)
+        except (ValueError, DirectoryError) as exc:
+            if isinstance(exc, TransientError):   # a directory could not be reached: the same event may retry
+                seen.release(key)
+                return _reply(start_response, 503, {"error": f"could not start the run: {exc}; try again later"})
+            # the event cannot start a run as it is (a username taken by someone else, a naming rule…):
+            # retrying it unchanged would fail the same way, so say why instead of "try again"
+            seen.release(key)
+            log.info("HR webhook event refused", extra={"event_id": event.idempotency_key, "error": str(exc)})
+            return _reply(start_response, 409 if isinstance(exc, DirectoryError) else 400, {"errors": [str(exc)]})
         except Exception:   # the store or engine failed: nothing was promised, so the sender may retry as is
             seen.release(key)
             log.exception("HR webhook: could not start the run", extra={"event_id": event.idempotency_key})

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from bot.hooks import MAX_HR_BODY, make_hr_hook
+from workflows.directory import ConflictError, TransientError
+from workflows.engine import RunError
 from workflows.hr import HrEvent, StartedRun, sign
 
 SECRET = "hr-shared-secret-0123456789"
@@ -18,16 +20,17 @@ EXAMPLE = (Path(__file__).resolve().parents[2] / "config" / "examples" / "hr-eve
 class FakeStarter:
     """Like the engine: one run per idempotency key; a known key gives its run back with created=False."""
 
-    def __init__(self, fail: int = 0):
+    def __init__(self, fail: int = 0, error: Exception | None = None):
         self.runs: dict[str, int] = {}
         self.calls: list[HrEvent] = []
         self.fail = fail
+        self.error = error or RuntimeError("database is locked")
 
     def start_run(self, event: HrEvent) -> StartedRun:
         self.calls.append(event)
         if self.fail:
             self.fail -= 1
-            raise RuntimeError("database is locked")
+            raise self.error
         if event.idempotency_key in self.runs:
             return StartedRun(self.runs[event.idempotency_key], created=False)
         self.runs[event.idempotency_key] = 13 + len(self.runs) + 1
@@ -175,3 +178,20 @@ def test_when_the_run_cannot_be_started_the_same_request_may_be_sent_again(clock
     assert call(hook, EXAMPLE, headers)[:2] == (503, {"error": "could not start the run: try again later"})
     assert call(hook, EXAMPLE, headers)[:2] == (202, {"run_id": 14, "created": True})
     assert call(hook, EXAMPLE, headers)[:2] == (401, {"error": "replayed request"})
+
+
+@pytest.mark.parametrize("error, status", [
+    (ConflictError("pepe.nunez already belongs to someone else (employeeID E0007)", system="ad"), 409),
+    (RunError("That run cannot be moved any more."), 400),
+])
+def test_an_event_that_cannot_start_a_run_as_it_is_says_why_instead_of_try_again(clock, error, status):
+    hook = make_hr_hook(SECRET, FakeStarter(fail=1, error=error), clock)
+    got_status, body = call(hook, EXAMPLE, signed(EXAMPLE))[:2]
+    assert (got_status, body) == (status, {"errors": [str(error)]})
+
+
+def test_an_unreachable_directory_is_a_503_to_retry(clock):
+    hook = make_hr_hook(SECRET, FakeStarter(fail=1, error=TransientError("LDAP server unreachable", system="ad")),
+                        clock)
+    status, body = call(hook, EXAMPLE, signed(EXAMPLE))[:2]
+    assert status == 503 and "try again later" in body["error"]

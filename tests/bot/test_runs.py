@@ -130,3 +130,17 @@ def test_the_progress_card_says_what_a_retried_step_is_waiting_for(harness):
                             last_error="waiting for AD Connect to bring <zoe.odegard> over from Active Directory"))
     text = json.dumps(progress_blocks(harness.services, store.get_run(run.id)), ensure_ascii=False)
     assert "waiting for AD Connect to bring &lt;zoe.odegard&gt; over" in text, "shown, and escaped for Slack"
+
+
+def test_hr_is_told_why_when_a_valid_form_cannot_start_a_run(harness, monkeypatch):
+    from workflows.directory import ConflictError
+
+    def refuse(event):
+        raise ConflictError("zoe.odegard already belongs to someone else (employeeID E0007)", system="ad")
+
+    monkeypatch.setattr(harness.services.engine, "start_run", refuse)
+    reply, calls = _submit(harness, HR, _hire(date.today() + timedelta(days=21)))
+    assert reply.status == 200
+    [told] = [c for c in calls if c.method == "chat.postMessage"]
+    assert "could not start onboarding" in told.args["text"] and "already belongs to someone else" in told.args["text"]
+    assert harness.services.store.list_runs() == []

@@ -106,3 +106,12 @@ def test_runs_with_steps_reads_every_live_run_and_its_steps_in_one_statement(sto
     assert found[0][0] == store.get_run(first.id) and found[2][0].blocked_reason == "DC down"
     assert [s.step_key for s in found[0][1]] == ["s0", "s1", "s2"] and found[1][1] == []
     assert found[0][1] == store.list_steps(first.id) and found[2][1] == store.list_steps(blocked.id)
+
+
+def test_a_run_and_its_approval_keep_an_hr_systems_long_sender_name(store):
+    """HR events accept requested_by up to 200 characters (an e-mail address, a system name)."""
+    sender = "people-operations-integration@hr.example-holdings.com"   # 53 characters
+    run, _ = store.create_run(replace(_run(), requested_by=sender), _steps(1))
+    approval = store.create_approval(Approval(subject=f"run:{run.id}", requested_by=sender, run_id=run.id,
+                                              summary="Onboarding of Zoë Ødegård: 1 account change(s)"))
+    assert store.get_run(run.id).requested_by == sender and store.get_approval(approval.id).requested_by == sender

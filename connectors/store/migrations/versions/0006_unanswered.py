@@ -1,7 +1,9 @@
-"""First-response alerts: when a tier was told that nobody had responded to a request in time.
+"""First-response alerts, and room for who requested a run.
 
-Requests already open on upgrade are not flagged retroactively: an old request still unanswered past its
-target is told about at the next sweep, once.
+``requests.unanswered_at``: when a tier was told that nobody had responded to a request in time (an old
+request still unanswered past its target is told about at the next sweep, once).
+``requested_by`` of runs and approvals: 200 characters, as HR events allow (an HR system's sender such as
+an e-mail address did not fit in 32, so the event could never be stored).
 
 Revision ID: 0006
 """
@@ -16,11 +18,22 @@ branch_labels = None
 depends_on = None
 
 
+_REQUESTED_BY = ("checklist_runs", "approvals")
+
+
 def upgrade() -> None:
     with op.batch_alter_table("requests") as batch:
         batch.add_column(sa.Column("unanswered_at", UTCDateTime(), nullable=True))
+    for table in _REQUESTED_BY:
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("requested_by", type_=sa.String(200), existing_type=sa.String(32),
+                               existing_nullable=False)
 
 
 def downgrade() -> None:
+    for table in _REQUESTED_BY:
+        with op.batch_alter_table(table) as batch:
+            batch.alter_column("requested_by", type_=sa.String(32), existing_type=sa.String(200),
+                               existing_nullable=False)
     with op.batch_alter_table("requests") as batch:
         batch.drop_column("unanswered_at")
