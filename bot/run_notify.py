@@ -85,8 +85,9 @@ def deliver(services: Services, client: WebClient, notices: Iterable[Notice]) ->
         elif notice.kind == "approval_expired":
             lead = services.teams.team("cio").lead
             client.chat_postMessage(channel=services.run_policy.approvals_channel,
-                                    text=f"<@{lead}>: nobody decided on “{notice.approval.summary}” in time; "
-                                         f"it has expired and the run is waiting. Please restart or decide it.")
+                                    text=f"<@{lead}>: nobody decided on “{notice.approval.summary}” in time, so "
+                                         f"that card has expired. I am asking again with a new card; "
+                                         f"please make sure someone decides it.")
     for run in touched.values():
         try:
             update_progress(services, client, run)

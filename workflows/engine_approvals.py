@@ -158,12 +158,19 @@ class ApprovalsMixin:
         return []
 
     def _expire_approvals(self, now: datetime) -> list[Notice]:
+        """An approval nobody decided in time expires (its card can no longer be used) and the CIO is told;
+        its steps go back to waiting, so the next tick asks again with a fresh card: the run never sits on
+        an approval nobody can decide any more."""
         notices = []
         for approval in self.store.list_approvals(status="pending"):
             if approval.expires_at and approval.expires_at < now:
                 expired = self.store.save_approval(replace(approval, status="expired"), expect={"status": "pending"})
                 if expired:
                     run = self.store.get_run(approval.run_id)
+                    for step in self.store.list_steps(run.id):
+                        if step.approval_id == approval.id and step.status in ("pending", "awaiting_approval"):
+                            self.store.save_step(replace(step, approval_id=None, status="pending", lease_until=None))
+                    self.store.audit("itbot", "approval.expired", f"run:{run.id}", {"approval": approval.id})
                     notices.append(Notice("approval_expired", run, None, expired))
         return notices
 

@@ -225,8 +225,8 @@ def test_a_privileged_hire_needs_it_and_security_two_different_people(services, 
     assert step.status == "done"
 
 
-def test_an_undecided_approval_expires_and_the_cio_is_told(services, clock):
-    services.engine.start_run(hire_event())
+def test_an_undecided_approval_expires_the_cio_is_told_and_itbot_asks_again(services, clock, directories):
+    started = services.engine.start_run(hire_event())
     [ask] = [n for n in services.engine.tick("w1", clock.now) if n.kind == "approval_needed"]
     clock.now += services.run_policy.expire_after + timedelta(minutes=1)
     notices = services.engine.tick("w1", clock.now)
@@ -234,6 +234,12 @@ def test_an_undecided_approval_expires_and_the_cio_is_told(services, clock):
     assert services.store.get_approval(ask.approval.id).status == "expired"
     with pytest.raises(RunError, match="already decided"):
         services.engine.decide(ask.approval.id, "U0IT2", True)
+    [again] = [n for n in services.engine.tick("w1", clock.now) if n.kind == "approval_needed"]
+    assert again.approval.id != ask.approval.id and again.approval.plan == ask.approval.plan
+    services.engine.decide(again.approval.id, "U0IT2", True)
+    services.engine.tick("w1", clock.now)
+    username = services.store.get_run(started.run_id).person["username"]
+    assert directories["ad"].find_user(username) is not None, "the run went on once the new card was approved"
 
 
 def test_without_a_directory_access_changes_are_approved_then_handed_to_their_team(tmp_path, clock):
