@@ -21,6 +21,8 @@ from workflows.models import Run, RunStep
 from workflows.run_actions import HandOver, perform
 
 FINISHED = ("done", "cancelled")
+# Fields a later HR event may fill in or change on a run under way without re-planning it.
+_FOLLOW_UPS = ("event_id", "requested_by", "slack_user_id", "manager_slack_id", "terminate_now")
 __all__ = ["Engine", "Notice", "RunError", "StartedRun", "PROTECTIVE"]
 
 
@@ -71,7 +73,13 @@ class Engine(ApprovalsMixin):
         kind = event.kind
         same = self._active_run_for(kind, event.person)
         if same is not None:
-            self.reschedule(same.id, event.effective_date, event.requested_by or f"hr-{event.source}")
+            by = event.requested_by or f"hr-{event.source}"
+            update = _jsonable(event.person)
+            if update.get("terminate_now") and not same.person.get("terminate_now"):
+                self.terminate_now(same.id, by)
+            else:
+                self._refuse_other_changes(same, update)
+                self.reschedule(same.id, event.effective_date, by)
             return StartedRun(same.id, False)
         checklist = self.checklists[kind]
         person = _jsonable(event.person)
@@ -113,6 +121,39 @@ class Engine(ApprovalsMixin):
                 if data.get(key) and run.person.get(key) == data.get(key):
                     return run
         return None
+
+    def _refuse_other_changes(self, run: Run, update: dict[str, Any]) -> None:
+        """A second event for a run under way may move its date; anything else it changes would be dropped
+        silently (the approved plan was made from the first), so it is refused, saying what and why."""
+        anchor = self.checklists[run.kind].anchor
+        changed = sorted(k for k, v in update.items() if k not in (anchor, *_FOLLOW_UPS)
+                         and v not in (None, "") and run.person.get(k) != v)
+        if changed:
+            raise RunError(f"{run.display_name} already has a {run.kind} run under way (run {run.id}); this event "
+                           f"also changes {', '.join(changed)}, which an existing run cannot take on (its changes "
+                           f"were approved as they were). Only its date can be moved this way: let IT finish or "
+                           f"stop that run, then send the changes again (or as a role change).")
+
+    def terminate_now(self, run_id: int, by: str) -> Run:
+        """An offboarding already planned becomes an emergency: disable and revoke at once, without waiting
+        for approval (they cut access and can be undone); the rest still waits for IT's approval."""
+        run = self.store.get_run(run_id)
+        checklist = self.checklists[run.kind]
+        now = self.clock()
+        tz = run.person.get("timezone") or self.default_timezone
+        today = now.astimezone(ZoneInfo(tz)).date()
+        for step in self.store.list_steps(run.id):
+            if step.status in ("pending", "awaiting_approval"):
+                spec = checklist.step(step.step_key)
+                urgent = spec.spec is not None and spec.spec.verb in PROTECTIVE
+                status = "pending" if urgent else step.status
+                self.store.save_step(replace(step, status=status, lease_until=None,
+                                             due_at=self._due(spec, today, tz, now, urgent=True)),
+                                     expect_status=step.status)
+        person = {**run.person, "terminate_now": True, checklist.anchor: today.isoformat()}
+        saved = self.store.save_run(replace(run, person=person, effective_date=today.isoformat()))
+        self.store.audit(by, "run.terminate_now", f"run:{run.id}", {"was": run.effective_date})
+        return saved
 
     def reschedule(self, run_id: int, new_date: date, by: str) -> Run:
         """The start date or last day moved: re-plan every step that has not happened yet."""

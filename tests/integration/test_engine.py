@@ -350,3 +350,36 @@ def test_the_person_gaining_admin_rights_in_a_role_change_cannot_approve_them(se
         with pytest.raises(RunError, match="your own"):
             services.engine.decide(ask.approval.id, "U0IT2", True)
         assert services.store.get_approval(ask.approval.id).status == "pending"
+
+
+def test_terminate_now_sent_for_a_leaver_already_scheduled_cuts_access_at_once(services, clock, directories):
+    approve_all(services, services.engine.tick("w1", clock.now) if services.engine.start_run(hire_event()) else [])
+    clock.now = START + timedelta(days=3)
+    approve_all(services, services.engine.tick("w1", clock.now))
+    services.engine.tick("w1", clock.now)
+    username = services.store.list_runs()[0].person["username"]
+    leaver = {"kind": "offboarding", "username": username, "timezone": "Europe/London",
+              "last_day": (START + timedelta(days=60)).date().isoformat()}
+    planned = services.engine.start_run(parse_hr_event({**leaver, "event_id": "hris-leave-9"}, "webhook"))
+    services.engine.tick("w1", clock.now)
+    assert directories["ad"].find_user(username).enabled, "a normal leaver keeps access until the last day"
+    urgent = services.engine.start_run(parse_hr_event({**leaver, "event_id": "hris-fire-9", "terminate_now": True},
+                                                      "webhook"))
+    assert urgent == type(urgent)(planned.run_id, False), "the same run, now an emergency"
+    clock.now += timedelta(seconds=30)
+    services.engine.tick("w1", clock.now)
+    steps = {s.step_key: s.status for s in services.store.list_steps(planned.run_id)}
+    assert not directories["ad"].find_user(username).enabled and steps["ad_disable"] == "done"
+    assert steps["entra_revoke_sessions"] == "done"
+    assert steps["ad_remove_groups"] in ("awaiting_approval", "pending"), "removals still wait for approval"
+    assert services.store.get_run(planned.run_id).effective_date == clock.now.date().isoformat()
+
+
+def test_a_second_event_that_changes_more_than_the_date_is_refused_not_dropped(services, clock):
+    started = services.engine.start_run(hire_event())
+    with pytest.raises(RunError, match="also changes department, title"):
+        services.engine.start_run(hire_event(event_id="hris-fix-1", department="Finance", title="Analyst"))
+    run = services.store.get_run(started.run_id)
+    assert run.person["department"] == "Sales", "nothing half-applied"
+    moved = services.engine.start_run(hire_event(event_id="hris-fix-2", start_date="2026-03-09"))
+    assert moved.run_id == started.run_id and services.store.get_run(started.run_id).effective_date == "2026-03-09"
