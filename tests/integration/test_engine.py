@@ -269,12 +269,17 @@ def test_a_moved_start_date_replans_the_steps_still_to_come(services, clock):
     assert services.store.get_run(started.run_id).effective_date == "2026-03-09"
 
 
-def test_terminate_now_disables_and_signs_out_at_once_and_the_rest_waits_for_approval(services, clock, directories):
+def _onboarded(services, clock) -> str:
+    """The example hire, onboarded and three days in; their username."""
     approve_all(services, services.engine.tick("w1", clock.now) if services.engine.start_run(hire_event()) else [])
     clock.now = START + timedelta(days=3)
     approve_all(services, services.engine.tick("w1", clock.now))
     services.engine.tick("w1", clock.now)
-    username = services.store.list_runs()[0].person["username"]
+    return services.store.list_runs()[0].person["username"]
+
+
+def test_terminate_now_disables_and_signs_out_at_once_and_the_rest_waits_for_approval(services, clock, directories):
+    username = _onboarded(services, clock)
     assert directories["ad"].find_user(username).enabled
     leaver = parse_hr_event({"event_id": "hris-fire-1", "kind": "offboarding", "username": username,
                              "last_day": (START + timedelta(days=60)).date().isoformat(), "terminate_now": True,
@@ -353,11 +358,7 @@ def test_the_person_gaining_admin_rights_in_a_role_change_cannot_approve_them(se
 
 
 def test_terminate_now_sent_for_a_leaver_already_scheduled_cuts_access_at_once(services, clock, directories):
-    approve_all(services, services.engine.tick("w1", clock.now) if services.engine.start_run(hire_event()) else [])
-    clock.now = START + timedelta(days=3)
-    approve_all(services, services.engine.tick("w1", clock.now))
-    services.engine.tick("w1", clock.now)
-    username = services.store.list_runs()[0].person["username"]
+    username = _onboarded(services, clock)
     leaver = {"kind": "offboarding", "username": username, "timezone": "Europe/London",
               "last_day": (START + timedelta(days=60)).date().isoformat()}
     planned = services.engine.start_run(parse_hr_event({**leaver, "event_id": "hris-leave-9"}, "webhook"))
