@@ -115,7 +115,23 @@ class GraphBase:
                 on_reply(step, reply)
             if reply.ok:
                 applied.extend(step.changes)
+        self._confirm_memberships([s.call for s, r in zip(steps, replies) if r.status == 400 and _adds_member(s.call)])
         return Outcome(SYSTEM, verb, tuple(applied), details=dict(details or {}))
+
+    def _confirm_memberships(self, refused: Sequence[Call]) -> None:
+        """Graph answers 400 Request_BadRequest both when the member is already there and for other bad
+        requests; the code alone cannot tell them apart, so the memberships are read again: a group the
+        user is not in after all is an error, never "already done"."""
+        if not refused:
+            return
+        user_id = refused[0].body["@odata.id"].rsplit("/", 1)[-1]
+        reply = self.http.send(Call("GET", f"/users/{user_id}/memberOf?$top=999", accept=ABSENT, id="memberOf"))
+        member_of = {g.get("id") for g in self.http.get_pages(reply, Call("GET", f"/users/{user_id}/memberOf"))}
+        missing = [c.url.split("/")[2] for c in refused if c.url.split("/")[2] not in member_of]
+        if missing:
+            raise InvalidInputError(f"Graph refused adding the user to group(s) {', '.join(missing)} "
+                                    f"(400 Request_BadRequest), and they are not members", system=SYSTEM,
+                                    code="Request_BadRequest")
 
     # -- reading users -------------------------------------------------------------------------
     def user_calls(self, username: str, *, groups: bool = False, manager: bool = False) -> list[Call]:
@@ -280,3 +296,7 @@ class GraphBase:
     def patch_call(self, user: dict, body: dict, *, redact: tuple[str, ...] = ()) -> Call:
         return Call("PATCH", f"/users/{user['id']}", body, fresh=self.is_fresh(user["id"]), redact=redact,
                     id="patch")
+
+
+def _adds_member(call: Call) -> bool:
+    return call.method == "POST" and call.url.startswith("/groups/") and call.url.endswith("/members/$ref")

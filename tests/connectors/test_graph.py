@@ -289,6 +289,15 @@ def test_add_when_someone_else_added_meanwhile_is_already_done(fake, graph, org)
     assert [s.status for s in writes(fake)] == [400]
 
 
+def test_a_400_that_is_not_an_existing_membership_is_an_error_not_already_done(fake, graph, org):
+    user = fake.add_user("a@contoso.com")
+    fake.fault(400, "Request_BadRequest", match=lambda m, u: m == "POST" and u.endswith("/members/$ref"))
+    with pytest.raises(InvalidInputError) as caught:
+        graph.add_to_groups("a", ["Sales"])
+    assert caught.value.code == "Request_BadRequest" and org["sales"]["id"] in str(caught.value)
+    assert fake.groups_of(user) == []
+
+
 def test_group_names_with_quotes_and_unknown_or_unwritable_groups(fake, graph, org):
     fake.add_user("a@contoso.com")
     fake.add_group("O'Brien's team")
