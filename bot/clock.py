@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -68,17 +68,40 @@ def run_clock(settings: Settings, *, poll_seconds: float = 15.0) -> int:
     leader = Leadership(services.store.engine)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        lead(leader, lambda: build_scheduler(settings.database_url), stop, poll_seconds=poll_seconds)
+    finally:
+        leader.release()
+        services.close()
+    return 0
+
+
+def lead(leader: Leadership, make_scheduler: Callable[[], Any], stop: threading.Event, *,
+         poll_seconds: float = 15.0) -> None:
+    """Until ``stop``: run the jobs while this clock holds the lock, wait while it does not.
+
+    The lock is checked at every poll: a leader whose lock went away (its database connection dropped, so
+    another clock may lead now) shuts its scheduler down and goes back to waiting."""
     scheduler = None
     try:
         while not stop.is_set():
-            if scheduler is None and leader.try_acquire():
+            if scheduler is not None and not leader.still_held():
+                log.warning("this clock lost the lock; stopping its jobs and waiting to lead again")
+                scheduler.shutdown(wait=True)
+                scheduler = None
+            if scheduler is None and _try_acquire(leader):
                 log.info("this clock is the leader; starting jobs", extra={"jobs": sorted(JOBS)})
-                scheduler = build_scheduler(settings.database_url)
+                scheduler = make_scheduler()
                 scheduler.start()
             stop.wait(poll_seconds)
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=True)
-        leader.release()
-        services.close()
-    return 0
+
+
+def _try_acquire(leader: Leadership) -> bool:
+    try:
+        return leader.try_acquire()
+    except Exception:   # the database is away (a failover): wait for it rather than stop the clock
+        log.warning("could not reach the database for the clock's lock; waiting", exc_info=True)
+        return False

@@ -66,8 +66,9 @@ def post_task(services: Services, client: WebClient, run: Run, step: RunStep, te
     if manager:  # the manager's own tasks also reach the manager directly
         client.chat_postMessage(channel=manager, text=f"A task for you: {step.title} ({run.display_name})",
                                 blocks=blocks)
-    services.store.save_step(replace(services.store.get_step(step.id), channel=reply["channel"],
-                                     message_ts=reply["ts"]))
+    # only where the card is: a worker may be writing the step's other columns at this moment
+    services.store.save_step(replace(step, channel=reply["channel"], message_ts=reply["ts"]),
+                             columns=("channel", "message_ts"))
 
 
 def deliver(services: Services, client: WebClient, notices: Iterable[Notice]) -> None:

@@ -4,9 +4,16 @@ Everything is in the store, so a process killed mid-run resumes where it stopped
 holds a lease; when the lease runs out another worker takes it again, and because every directory
 verb "ensures" its state, a step interrupted after its change reports "already done" the second time.
 A step that keeps failing becomes a task for its owning team, with the error, and the run is blocked.
+
+A claim is the step's lease (``lease_until``): every write that records what came of a claimed step is a
+compare-and-set on that lease, so a worker that overran its lease (a long Graph throttle, a paused VM)
+and was replaced by another never overwrites the new owner's result; its write is dropped and logged.
+While a directory call is under way the lease is renewed in the background (see ``_LeaseKeeper``).
 """
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
@@ -24,6 +31,20 @@ FINISHED = ("done", "cancelled")
 # Fields a later HR event may fill in or change on a run under way without re-planning it.
 _FOLLOW_UPS = ("event_id", "requested_by", "slack_user_id", "manager_slack_id", "terminate_now")
 __all__ = ["Engine", "Notice", "RunError", "StartedRun", "PROTECTIVE"]
+log = logging.getLogger(__name__)
+
+# Leases. A claimed step's lease is LEASE from the claim and is renewed every third of it (by a thread of
+# the worker) for as long as the directory call runs, but for no longer than MAX_HOLD in all. The
+# connectors' worst case is well past LEASE: Graph retries a 429/503/504 up to 4 times, waiting up to 120 s
+# each (connectors/graph_http.py, RetryPolicy), with a 10 s timeout per try: about 9 minutes per request,
+# and an Entra onboarding sends several (a read $batch, the create, the follow-up $batch), so half an hour
+# or more; AD is at most about 80 s per operation (10 s connect and 30 s receive, tried twice). Renewal
+# keeps such a step with its worker; LEASE stays short so that a step whose worker died is taken again
+# within minutes (which matters for "terminate now" offboardings), and MAX_HOLD (about twice that worst
+# case) frees a step whose worker is alive but stuck. Beyond both, the lease compare-and-set (``_save``)
+# keeps a late worker from overwriting anything.
+LEASE = timedelta(minutes=5)
+MAX_HOLD = timedelta(minutes=75)
 
 
 @dataclass(frozen=True)
@@ -51,7 +72,7 @@ class Engine(ApprovalsMixin):
                  directories: Mapping[str, Any] | None = None, default_timezone: str = "UTC",
                  choose_username: Callable[[dict[str, Any]], str] | None = None,
                  clock: Callable[[], datetime] = _utcnow, max_attempts: int = 4,
-                 backoff: timedelta = timedelta(minutes=1), lease: timedelta = timedelta(minutes=5),
+                 backoff: timedelta = timedelta(minutes=1), lease: timedelta = LEASE, max_hold: timedelta = MAX_HOLD,
                  sync_poll: timedelta = timedelta(minutes=10), sync_wait: timedelta = timedelta(hours=4),
                  directory_policy: Any = None):
         self.store, self.checklists, self.teams, self.policy = store, checklists, teams, policy
@@ -59,6 +80,7 @@ class Engine(ApprovalsMixin):
         self.default_timezone = default_timezone
         self.choose_username = choose_username
         self.clock, self.max_attempts, self.backoff, self.lease = clock, max_attempts, backoff, lease
+        self.max_hold = max_hold
         # How often, and how long, a step waits for AD Connect to carry an AD change over to Entra ID.
         self.sync_poll, self.sync_wait = sync_poll, sync_wait
         self.directory_policy = directory_policy   # config/directory.yaml: adds to the checklists' groups (assignments)
@@ -180,24 +202,25 @@ class Engine(ApprovalsMixin):
         for _ in range(20):  # a finished step can make its dependents due in the same tick
             finished = 0
             for step_id in self.store.due_step_ids(now, limit=200):
-                step = self.store.claim_step(step_id, worker, now, self.lease)
+                # the lease runs from the moment of the claim: earlier steps of this tick may have taken minutes
+                step = self.store.claim_step(step_id, worker, max(now, self.clock()), self.lease)
                 if step is not None:
-                    advanced = self._advance(step, now)
+                    advanced = self._advance(step, now, worker)
                     finished += sum(n.kind in ("step_done", "task") for n in advanced)
                     notices += advanced
             if not finished:
                 break
         return notices + self._expire_approvals(now)
 
-    def _advance(self, step: RunStep, now: datetime) -> list[Notice]:
+    def _advance(self, step: RunStep, now: datetime, worker: str = "worker") -> list[Notice]:
         run = self.store.get_run(step.run_id)
         done = {s.step_key for s in self.store.list_steps(run.id) if s.status in FINISHED}
         if any(r not in done for r in step.requires):
-            self._save(replace(step, status="pending", lease_until=None))
+            self._save(step, status="pending", lease_until=None)
             return []
         spec = self.checklists[run.kind].step(step.step_key)
         if spec.manual:
-            return [self._to_task(run, step, spec.task or step.title)]
+            return self._to_task(run, step, spec.task or step.title)
         directory = self.directories.get(spec.spec.system)
         emergency = run.person.get("terminate_now") and spec.spec.verb in PROTECTIVE
         if spec.needs_approval and not emergency:  # done by itbot or by hand, an access change is approved first
@@ -206,8 +229,8 @@ class Engine(ApprovalsMixin):
                 return gate
         if directory is None:
             what = f"{SYSTEM_NAMES[spec.spec.system]} is not connected to itbot: do this by hand there."
-            return [self._to_task(run, step, what)]
-        return self._execute(run, step, spec, directory, now)
+            return self._to_task(run, step, what)
+        return self._execute(run, step, spec, directory, now, worker)
 
     def _args(self, run: Run, spec: Any) -> dict[str, Any]:
         from workflows.assignments import with_directory_policy
@@ -215,51 +238,71 @@ class Engine(ApprovalsMixin):
         return with_directory_policy(action_arguments(self.checklists[run.kind], spec, run.person), spec,
                                      self.directory_policy, run.person)
 
-    def _execute(self, run: Run, step: RunStep, spec: Any, directory: Any, now: datetime) -> list[Notice]:
+    def _execute(self, run: Run, step: RunStep, spec: Any, directory: Any, now: datetime,
+                 worker: str = "worker") -> list[Notice]:
+        keeper = _LeaseKeeper(self, step, worker)
         try:
-            outcome: Outcome = perform(spec.action, directory, run.person, self._args(run, spec), plan=False)
+            with keeper:
+                outcome: Outcome = perform(spec.action, directory, run.person, self._args(run, spec), plan=False)
         except HandOver as handover:
-            return [self._to_task(run, step, str(handover))]
+            return self._to_task(run, keeper.step, str(handover))
         except AwaitingSync as exc:  # polled every sync_poll for up to sync_wait, then a person looks at the sync
+            step = keeper.step
             attempts = step.attempts + 1
             if attempts * self.sync_poll < self.sync_wait:
-                self._retry_later(step, attempts, exc, now + self.sync_poll)
+                saved = self._retry_later(step, attempts, exc, now + self.sync_poll)
                 # the first wait is shown on the run's progress card; later polls change nothing to see
-                return [Notice("step_waiting", run, self.store.get_step(step.id), text=str(exc))] \
-                    if attempts == 1 else []
-            return [self._fail(run, replace(step, attempts=attempts), exc)]
+                return [Notice("step_waiting", run, saved, text=str(exc))] if attempts == 1 and saved else []
+            return self._fail(run, replace(step, attempts=attempts), exc)
         except TransientError as exc:
+            step = keeper.step
             attempts = step.attempts + 1
             if attempts < self.max_attempts:
-                return self._retry_later(step, attempts, exc, now + self.backoff * (2 ** (attempts - 1)))
-            return [self._fail(run, replace(step, attempts=attempts), exc)]
+                self._retry_later(step, attempts, exc, now + self.backoff * (2 ** (attempts - 1)))
+                return []
+            return self._fail(run, replace(step, attempts=attempts), exc)
         except DirectoryError as exc:
-            return [self._fail(run, replace(step, attempts=step.attempts + 1), exc)]
+            step = keeper.step
+            return self._fail(run, replace(step, attempts=step.attempts + 1), exc)
         result = {"changes": [c.describe() for c in outcome.changes], "already_done": outcome.already_done}
-        saved = self._save(replace(step, status="done", result=result, lease_until=None, done_by="itbot"))
+        saved = self._save(keeper.step, status="done", result=result, lease_until=None, done_by="itbot")
+        if saved is None:
+            return []
         self.store.audit("itbot", "step.done", f"run:{run.id}", {"step": step.step_key, **result})
         return [Notice("step_done", run, saved, text=step.title)] + self._maybe_finish(run)
 
-    def _retry_later(self, step: RunStep, attempts: int, exc: DirectoryError, when: datetime) -> list[Notice]:
-        self._save(replace(step, status="pending", attempts=attempts, last_error=str(exc), lease_until=None,
-                           next_attempt_at=when))
-        return []
+    def _retry_later(self, step: RunStep, attempts: int, exc: DirectoryError, when: datetime) -> RunStep | None:
+        return self._save(step, status="pending", attempts=attempts, last_error=str(exc), lease_until=None,
+                          next_attempt_at=when)
 
-    def _fail(self, run: Run, step: RunStep, exc: DirectoryError) -> Notice:
+    def _fail(self, run: Run, step: RunStep, exc: DirectoryError) -> list[Notice]:
+        notices = self._to_task(run, replace(step, last_error=str(exc)),
+                                f"itbot could not do this automatically after {step.attempts} attempt(s): {exc}. "
+                                f"Please do it by hand, then press Done.", kind="step_failed")
+        if not notices:   # this worker's claim was lost: the step is someone else's now
+            return []
         self.store.audit("itbot", "step.failed", f"run:{run.id}", {"step": step.step_key, "error": str(exc)})
-        notice = self._to_task(run, replace(step, last_error=str(exc)),
-                               f"itbot could not do this automatically after {step.attempts} attempt(s): {exc}. "
-                               f"Please do it by hand, then press Done.", kind="step_failed")
         self.store.save_run(replace(self.store.get_run(run.id), status="blocked",
                                     blocked_reason=f"{step.title}: {exc}"))
-        return notice
+        return notices
 
-    def _to_task(self, run: Run, step: RunStep, text: str, kind: str = "task") -> Notice:
-        saved = self._save(replace(step, status="task", lease_until=None, result={"task": text}))
-        return Notice(kind, run, saved, text=text)
+    def _to_task(self, run: Run, step: RunStep, text: str, kind: str = "task") -> list[Notice]:
+        saved = self._save(step, status="task", lease_until=None, result={"task": text})
+        return [Notice(kind, run, saved, text=text)] if saved else []
 
-    def _save(self, step: RunStep) -> RunStep:
-        return self.store.save_step(step)
+    def _save(self, claimed: RunStep, **changes: Any) -> RunStep | None:
+        """Record what came of a step this worker claimed: only if the claim (its lease) is still this one.
+
+        ``claimed`` is the step as claimed (its ``lease_until`` is the claim's token) with any changes made on
+        the way; ``changes`` are what to write. None when the step was meanwhile taken by another worker
+        (this one overran its lease), in which case nothing is written."""
+        saved = self.store.save_step(replace(claimed, **changes), expect_status="running",
+                                     expect_lease=claimed.lease_until)
+        if saved is None:
+            log.warning("lost the lease on a step; what this worker did is not recorded (the new owner's is kept)",
+                        extra={"step": claimed.id, "step_key": claimed.step_key, "run": claimed.run_id,
+                               "status": changes.get("status")})
+        return saved
 
     def _maybe_finish(self, run: Run) -> list[Notice]:
         steps = self.store.list_steps(run.id)
@@ -310,3 +353,49 @@ class Engine(ApprovalsMixin):
             run = self.store.save_run(replace(run, status="active", blocked_reason=None))
         return [Notice("task_done", run, saved, text=user)] + self._maybe_finish(run)
 
+
+
+class _LeaseKeeper:
+    """Renews a claimed step's lease in the background while its directory call runs (see LEASE above).
+
+    ``step`` is the claimed step with its current lease (the token for the writes that follow); it is read
+    only once the ``with`` block has ended, when the renewing thread has stopped."""
+
+    def __init__(self, engine: Engine, step: RunStep, worker: str):
+        self.engine, self.step, self.worker = engine, step, worker
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> "_LeaseKeeper":
+        if self.step.lease_until is not None:
+            self._thread = threading.Thread(target=self._renew, name=f"lease-step-{self.step.id}", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _renew(self) -> None:
+        engine = self.engine
+        every = max(engine.lease.total_seconds() / 3, 0.01)
+        give_up = engine.clock() + engine.max_hold
+        while not self._stop.wait(every):
+            until = min(engine.clock() + engine.lease, give_up)
+            if until <= self.step.lease_until:
+                if engine.clock() >= give_up:
+                    log.warning("a step has run longer than itbot keeps a lease; it may be taken again",
+                                extra={"step": self.step.id, "worker": self.worker})
+                    return
+                continue
+            try:
+                renewed = engine.store.renew_lease(self.step, until)
+            except Exception:   # the database is briefly away: try again at the next beat
+                log.warning("could not renew a step's lease", exc_info=True, extra={"step": self.step.id})
+                continue
+            if renewed is None:
+                log.warning("lost the lease on a step while running it", extra={"step": self.step.id,
+                                                                                "worker": self.worker})
+                return
+            self.step = renewed

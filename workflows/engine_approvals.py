@@ -57,9 +57,9 @@ class ApprovalsMixin:
         if approval.status == "approved":
             return None
         if approval.status in ("denied", "expired"):
-            self._save(replace(step, status="denied", lease_until=None))
+            self._save(step, status="denied", lease_until=None)
             return []
-        self._save(replace(step, status="awaiting_approval", lease_until=None))
+        self._save(step, status="awaiting_approval", lease_until=None)
         return []
 
     def _ask_for_approval(self, run: Run, step: RunStep, spec: Any, now: datetime) -> list[Notice]:
@@ -77,9 +77,11 @@ class ApprovalsMixin:
             plan={"steps": plan}, summary=f"{run.kind.capitalize()} of {run.display_name}: {len(plan)} account change(s)",
             run_id=run.id, expires_at=now + self.policy.expire_after))
         for s in waiting:
-            status = "awaiting_approval" if s.id == step.id else s.status
-            self._save(replace(s, approval_id=approval.id, status=status,
-                               lease_until=None if s.id == step.id else s.lease_until))
+            if s.id == step.id:
+                self._save(step, approval_id=approval.id, status="awaiting_approval", lease_until=None)
+            else:  # another worker may hold it: only the approval is set, and only if it is still as read
+                self.store.save_step(replace(s, approval_id=approval.id), expect_status=s.status,
+                                     expect_lease=s.lease_until, columns=("approval_id",))
         return [Notice("approval_needed", run, self.store.get_step(step.id), approval)]
 
     def _plan_entry(self, run: Run, step: RunStep) -> dict[str, Any]:
@@ -119,26 +121,31 @@ class ApprovalsMixin:
         if approval.expires_at and approval.expires_at < now:
             raise RunError("This approval has expired.")
         if not approve:
-            decided = replace(approval, status="denied", decided_by=user, decided_at=now)
-            expect = {"status": "pending"}
+            changes: dict[str, Any] = {"status": "denied", "decided_by": user, "decided_at": now}
+            expect: dict[str, Any] = {"status": "pending"}
         elif approval.needs_security and approval.decided_by is None and is_it \
                 and user != approval.security_decided_by:
-            decided = replace(approval, decided_by=user, decided_at=now)
+            changes = {"decided_by": user, "decided_at": now}
             expect = {"status": "pending", "decided_by": None}
         elif approval.needs_security and is_security and approval.security_decided_by is None \
                 and user != approval.decided_by:
-            decided = replace(approval, security_status="approved", security_decided_by=user)
+            changes = {"security_status": "approved", "security_decided_by": user}
             expect = {"status": "pending", "security_decided_by": None}
         elif not approval.needs_security and is_it:
-            decided = replace(approval, status="approved", decided_by=user, decided_at=now)
+            changes = {"status": "approved", "decided_by": user, "decided_at": now}
             expect = {"status": "pending"}
         else:
             raise RunError("This needs another approver (privileged access needs both IT and Security).")
-        if decided.needs_security and decided.decided_by and decided.security_decided_by and approve:
-            decided = replace(decided, status="approved")
-        saved = self.store.save_approval(decided, expect=expect)
+        # Only the columns this decision changes are written: IT's and Security's halves, given at the same
+        # moment, each land in their own columns and both stay.
+        saved = self.store.save_approval(replace(approval, **changes), expect=expect, columns=changes)
         if saved is None:
             raise RunError("Someone else decided this at the same moment; nothing was changed twice.")
+        if saved.status == "pending" and saved.needs_security and saved.decided_by and saved.security_decided_by:
+            # both halves are in (this one may have been given beside the other): the approval is complete
+            both = self.store.save_approval(replace(saved, status="approved"), expect={"status": "pending"},
+                                            columns=("status",))
+            saved = both or self.store.get_approval(approval.id)
         self.store.audit(user, f"approval.{'approved' if approve else 'denied'}", f"run:{run.id}",
                          {"approval": approval.id, "status": saved.status})
         return saved, self._after_decision(saved, run, now)
@@ -152,7 +159,8 @@ class ApprovalsMixin:
         elif approval.status == "denied":
             for step in covered:
                 if step.status in ("pending", "awaiting_approval"):
-                    self.store.save_step(replace(step, status="denied", lease_until=None))
+                    self.store.save_step(replace(step, status="denied", lease_until=None), expect_status=step.status,
+                                         expect_lease=step.lease_until)
             self.store.save_run(replace(run, status="blocked", blocked_reason="account changes denied"))
             return [Notice("run_denied", run, None, approval)]
         return []
@@ -164,7 +172,8 @@ class ApprovalsMixin:
         notices = []
         for approval in self.store.list_approvals(status="pending"):
             if approval.expires_at and approval.expires_at < now:
-                expired = self.store.save_approval(replace(approval, status="expired"), expect={"status": "pending"})
+                expired = self.store.save_approval(replace(approval, status="expired"), expect={"status": "pending"},
+                                                   columns=("status",))
                 if expired:
                     run = self.store.get_run(approval.run_id)
                     for step in self.store.list_steps(run.id):

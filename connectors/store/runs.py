@@ -3,9 +3,15 @@
 Claiming is a compare-and-set UPDATE (status and lease checked in the WHERE clause), so of several
 workers on one PostgreSQL, or threads on one SQLite file, exactly one gets each step; a worker that
 dies leaves a lease that expires, and the step is claimed again (the directory verbs are idempotent).
+
+A claim is identified by its ``lease_until``: a step is re-claimed only once that moment has passed, and
+the new lease runs from later than that, so every claim of a step has a lease of its own, later than any
+before it. The engine writes what it did with ``expect_lease`` set to its claim's lease (a fencing token):
+a worker that overran its lease and was replaced finds the row changed and its write is dropped.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
@@ -15,6 +21,9 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.store.tables import approvals, checklist_runs, checklist_steps, digest_log, people
 from workflows.models import Approval, Run, RunStep
+
+log = logging.getLogger(__name__)
+_ANY: Any = object()   # expect_lease not given: the lease is not checked
 
 _RUN = [f.name for f in fields(Run) if f.name not in ("id", "created_at", "updated_at")]
 _STEP = [f.name for f in fields(RunStep) if f.name not in ("id", "updated_at")]
@@ -130,13 +139,21 @@ class RunStoreMixin:
             row = conn.execute(select(checklist_steps).where(checklist_steps.c.id == step_id)).mappings().first()
         return _step(row) if row else None
 
-    def save_step(self, step: RunStep, *, expect_status: str | None = None) -> RunStep | None:
-        """Write a step; with ``expect_status`` only if it is still in that status (else None)."""
+    def save_step(self, step: RunStep, *, expect_status: str | None = None, expect_lease: datetime | None = _ANY,
+                  columns: Iterable[str] | None = None) -> RunStep | None:
+        """Write a step; with ``expect_status`` only if it is still in that status, with ``expect_lease`` only if
+        its lease is still that one (None: no lease), else None. ``columns`` writes only those columns."""
         query = update(checklist_steps).where(checklist_steps.c.id == step.id)
         if expect_status:
             query = query.where(checklist_steps.c.status == expect_status)
+        if expect_lease is not _ANY:
+            query = query.where(checklist_steps.c.lease_until.is_(None) if expect_lease is None
+                                else checklist_steps.c.lease_until == expect_lease)
+        values = _step_values(step)
+        if columns is not None:
+            values = {k: values[k] for k in columns}
         with self.engine.begin() as conn:
-            changed = conn.execute(query.values(**_step_values(step), updated_at=_now())).rowcount
+            changed = conn.execute(query.values(**values, updated_at=_now())).rowcount
         return self.get_step(step.id) if changed else None
 
     def due_step_ids(self, now: datetime, limit: int = 50) -> list[int]:
@@ -151,16 +168,35 @@ class RunStoreMixin:
             return list(conn.execute(query).scalars())
 
     def claim_step(self, step_id: int, worker: str, now: datetime, lease: timedelta) -> RunStep | None:
-        """Take a due step for this worker; None when another worker has it (or it is not due)."""
+        """Take a due step for this worker; None when another worker has it (or it is not due).
+
+        The step comes back with its new ``lease_until``, the claim's token: pass it as ``expect_lease`` (with
+        ``expect_status="running"``) to write what came of it, or ``renew_lease`` to keep it longer."""
+        until = now + lease
         query = (update(checklist_steps).where(checklist_steps.c.id == step_id)
                  .where(or_(checklist_steps.c.status == "pending",
                             and_(checklist_steps.c.status == "running", checklist_steps.c.lease_until < now)))
-                 .values(status="running", lease_until=now + lease,
-                         updated_at=now))
+                 .values(status="running", lease_until=until, updated_at=now))
         with self.engine.begin() as conn:
             if conn.execute(query).rowcount != 1:
                 return None
-        return self.get_step(step_id)
+            row = conn.execute(select(checklist_steps).where(checklist_steps.c.id == step_id)).mappings().one()
+        step = _step(row)
+        if step.lease_until != until:   # re-claimed meanwhile (only after this lease ran out): not ours
+            return None
+        log.debug("step claimed", extra={"step": step_id, "worker": worker, "lease_until": until.isoformat()})
+        return step
+
+    def renew_lease(self, step: RunStep, until: datetime) -> RunStep | None:
+        """Extend the lease of a step this worker still holds (status running, lease ``step.lease_until``);
+        the step with its new lease, or None when the claim was lost."""
+        query = (update(checklist_steps).where(checklist_steps.c.id == step.id)
+                 .where(checklist_steps.c.status == "running", checklist_steps.c.lease_until == step.lease_until)
+                 .values(lease_until=until))
+        with self.engine.begin() as conn:
+            if conn.execute(query).rowcount != 1:
+                return None
+        return replace(step, lease_until=until)
 
     # approvals ----------------------------------------------------------------------
     def create_approval(self, approval: Approval) -> Approval:
@@ -181,13 +217,18 @@ class RunStoreMixin:
         with self.engine.connect() as conn:
             return [_approval(r) for r in conn.execute(query).mappings()]
 
-    def save_approval(self, approval: Approval, *, expect: dict[str, Any] | None = None) -> Approval | None:
-        """Write an approval; with ``expect`` only if those columns still hold those values (else None)."""
+    def save_approval(self, approval: Approval, *, expect: dict[str, Any] | None = None,
+                      columns: Iterable[str] | None = None) -> Approval | None:
+        """Write an approval; with ``expect`` only if those columns still hold those values (else None).
+
+        ``columns`` writes only those columns, so two decisions on different halves of a privileged approval
+        (IT's, Security's) made at the same moment both stay."""
         query = update(approvals).where(approvals.c.id == approval.id)
         for column, value in (expect or {}).items():
             query = query.where(approvals.c[column].is_(None) if value is None else approvals.c[column] == value)
+        names = _APPROVAL if columns is None else list(columns)
         with self.engine.begin() as conn:
-            changed = conn.execute(query.values(**{k: getattr(approval, k) for k in _APPROVAL})).rowcount
+            changed = conn.execute(query.values(**{k: getattr(approval, k) for k in names})).rowcount
         return self.get_approval(approval.id) if changed else None
 
     # daily digests -------------------------------------------------------------------

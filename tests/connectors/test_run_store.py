@@ -115,3 +115,49 @@ def test_a_run_and_its_approval_keep_an_hr_systems_long_sender_name(store):
     approval = store.create_approval(Approval(subject=f"run:{run.id}", requested_by=sender, run_id=run.id,
                                               summary="Onboarding of Zoë Ødegård: 1 account change(s)"))
     assert store.get_run(run.id).requested_by == sender and store.get_approval(approval.id).requested_by == sender
+
+
+def test_a_claim_is_fenced_by_its_lease(store):
+    run, _ = store.create_run(_run(), _steps(1))
+    [step_id] = store.due_step_ids(NOW)
+    old = store.claim_step(step_id, "w1", NOW, timedelta(minutes=5))
+    assert old.status == "running" and old.lease_until == NOW + timedelta(minutes=5)
+    assert store.claim_step(step_id, "w2", NOW + timedelta(minutes=4), timedelta(minutes=5)) is None
+    new = store.claim_step(step_id, "w2", NOW + timedelta(minutes=6), timedelta(minutes=5))
+    assert new is not None and new.lease_until > old.lease_until
+    assert store.renew_lease(old, NOW + timedelta(minutes=20)) is None, "w1 cannot renew a lease it lost"
+    done = store.save_step(replace(new, status="done", lease_until=None), expect_status="running",
+                           expect_lease=new.lease_until)
+    assert done is not None and done.status == "done"
+    stale = store.save_step(replace(old, status="pending", last_error="throttled", lease_until=None),
+                            expect_status="running", expect_lease=old.lease_until)
+    assert stale is None, "the stale worker's write is dropped"
+    assert store.get_step(step_id).status == "done" and store.get_step(step_id).last_error is None
+
+
+def test_renewing_a_lease_keeps_the_claim_and_moves_its_token(store):
+    run, _ = store.create_run(_run(), _steps(1))
+    [step_id] = store.due_step_ids(NOW)
+    claim = store.claim_step(step_id, "w1", NOW, timedelta(minutes=5))
+    renewed = store.renew_lease(claim, NOW + timedelta(minutes=9))
+    assert renewed.lease_until == NOW + timedelta(minutes=9) == store.get_step(step_id).lease_until
+    assert store.claim_step(step_id, "w2", NOW + timedelta(minutes=6), timedelta(minutes=5)) is None
+    assert store.save_step(replace(claim, status="done"), expect_status="running",
+                           expect_lease=claim.lease_until) is None, "the old token is spent"
+    assert store.save_step(replace(renewed, status="done"), expect_status="running",
+                           expect_lease=renewed.lease_until).status == "done"
+
+
+def test_two_halves_of_an_approval_written_from_one_read_both_stay(store):
+    run, _ = store.create_run(_run(), _steps(1))
+    approval = store.create_approval(Approval(subject=f"run:{run.id}", requested_by="U0HR1", run_id=run.id,
+                                              needs_security=True, summary="Admin groups"))
+    it = store.save_approval(replace(approval, decided_by="U0IT2", decided_at=NOW),
+                             expect={"status": "pending", "decided_by": None}, columns=("decided_by", "decided_at"))
+    sec = store.save_approval(replace(approval, security_status="approved", security_decided_by="U0SEC1"),
+                              expect={"status": "pending", "security_decided_by": None},
+                              columns=("security_status", "security_decided_by"))
+    assert it is not None and sec is not None
+    both = store.get_approval(approval.id)
+    assert (both.decided_by, both.decided_at, both.security_decided_by, both.security_status) == (
+        "U0IT2", NOW, "U0SEC1", "approved")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -384,3 +385,121 @@ def test_a_second_event_that_changes_more_than_the_date_is_refused_not_dropped(s
     assert run.person["department"] == "Sales", "nothing half-applied"
     moved = services.engine.start_run(hire_event(event_id="hris-fix-2", start_date="2026-03-09"))
     assert moved.run_id == started.run_id and services.store.get_run(started.run_id).effective_date == "2026-03-09"
+
+
+# ---- leases and simultaneous decisions, on SQLite and PostgreSQL ---------------------------------------------------
+@pytest.fixture
+def any_services(database_url, clock, directories):
+    """The services on each store: a SQLite file and the real PostgreSQL server (see ``database_url``)."""
+    s = _services(database_url, clock, directories)
+    yield s
+    s.close()
+
+
+@contextmanager
+def _w1_held_up_in_ad_account(services, clock, ad, error=None):
+    """A hire whose AD account step is due; worker w1 ticks in a thread and its account creation waits (as a
+    throttled Graph call would) until the block ends, then raises ``error`` if given. Yields (run, step,
+    what w1 was told)."""
+    started = services.engine.start_run(hire_event())
+    approve_all(services, services.engine.tick("w1", clock.now))
+    step = next(s for s in services.store.list_steps(started.run_id) if s.step_key == "ad_account")
+    create_user, inside, go_on = ad.create_user, threading.Event(), threading.Event()
+
+    def held_up(user, *, plan=False):
+        if not plan and not inside.is_set():
+            inside.set()
+            assert go_on.wait(30)
+            if error is not None:
+                raise error
+        return create_user(user, plan=plan)
+
+    ad.create_user = held_up
+    told: list = []
+    w1 = threading.Thread(target=lambda: told.extend(services.engine.tick("w1", clock.now)))
+    try:
+        w1.start()
+        assert inside.wait(30)
+        assert services.store.get_step(step.id).status == "running"
+        yield started, step, told
+    finally:
+        go_on.set()
+        w1.join(30)
+        del ad.create_user
+
+
+def test_a_worker_whose_lease_ran_out_cannot_overwrite_the_new_owners_result(any_services, clock, directories):
+    services, ad = any_services, directories["ad"]
+    # w1's call is kept waiting past its lease, then ends with a hard error
+    with _w1_held_up_in_ad_account(services, clock, ad, InvalidInputError("the stale worker's view", system="ad",
+                                                                          code="stale")) as (started, step, told_w1):
+        clock.now += timedelta(minutes=6)            # w1's lease has run out: w2 takes the step and does it
+        services.engine.tick("w2", clock.now)
+        assert services.store.get_step(step.id).status == "done"
+    after = services.store.get_step(step.id)
+    assert after.status == "done" and after.done_by == "itbot" and after.last_error is None, \
+        "the late worker's failure did not overwrite the new owner's result"
+    assert services.store.get_run(started.run_id).status == "active", "nor block a run whose step succeeded"
+    assert not [n for n in told_w1 if n.step is not None and n.step.id == step.id], "nobody is told of it"
+    trail = [e.action for e in services.store.audit_trail(f"run:{started.run_id}")]
+    assert "step.failed" not in trail
+    assert len([u for u in ad.snapshot()["users"] if "nunez" in str(u)]) == 1
+
+
+def test_a_long_directory_call_keeps_its_lease(any_services, clock, directories):
+    """While a directory call runs, the lease is renewed: nobody else takes the step meanwhile."""
+    services = any_services
+    services.engine.lease = timedelta(seconds=0.3)   # renewed every 0.1 s of real time
+    with _w1_held_up_in_ad_account(services, clock, directories["ad"]) as (started, step, _):
+        first = services.store.get_step(step.id).lease_until
+        clock.now += timedelta(seconds=1)           # past the first lease; the renewals follow the clock
+        deadline = datetime.now(timezone.utc) + timedelta(seconds=10)
+        while services.store.get_step(step.id).lease_until <= clock.now:
+            assert datetime.now(timezone.utc) < deadline, "the lease was not renewed"
+        assert services.store.get_step(step.id).lease_until > first
+        services.engine.tick("w2", clock.now)
+        assert services.store.get_step(step.id).status == "running", "w2 did not take a step still held"
+    after = services.store.get_step(step.id)
+    assert after.status == "done" and after.lease_until is None
+
+
+def test_it_and_security_deciding_at_the_same_moment_both_count(any_services, clock):
+    services = any_services
+    services.engine.start_run(hire_event(privileged=True, event_id="hris-priv-3"))
+    approve_all(services, services.engine.tick("w1", clock.now))
+    clock.now = START - timedelta(days=2)
+    services.engine.tick("w1", clock.now)
+    [ask] = [a for a in services.store.list_approvals() if a.needs_security]
+    security = services.teams.team("security").members[0]
+    # Both decisions read the approval before either writes: the worst interleaving, every time.
+    read, both_read, first_read = services.store.get_approval, threading.Barrier(2), threading.local()
+
+    def get_approval(approval_id):
+        found = read(approval_id)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            both_read.wait(10)
+        return found
+
+    services.store.get_approval = get_approval
+    errors: list = []
+
+    def decide(user):
+        try:
+            services.engine.decide(ask.id, user, True)
+        except Exception as exc:  # pragma: no cover - shown in the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=decide, args=(u,)) for u in ("U0IT2", security)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    del services.store.get_approval
+    assert errors == []
+    decided = services.store.get_approval(ask.id)
+    assert (decided.decided_by, decided.security_decided_by, decided.security_status) == ("U0IT2", security,
+                                                                                          "approved")
+    assert decided.status == "approved", "with both halves in, the approval is complete"
+    covered = [s for s in services.store.list_steps(decided.run_id) if s.approval_id == ask.id]
+    assert covered and {s.status for s in covered} == {"pending"}
