@@ -12,6 +12,7 @@ from bot.render import render
 from bot.run_notify import approval_blocks, deliver
 from connectors.services import Services
 from workflows.engine import RunError
+from workflows.directory_plans import PersonError
 from workflows.hr import HrEventError, parse_hr_event
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,14 @@ def register(app: App, services: Services) -> None:
                 target = field if field in blocks else spec[0][0]
                 errors[target] = (errors.get(target, "") + " " + (message if field in blocks else problem)).strip()[:150]
             return ack(response_action="errors", errors=errors)
-        ack()
-        started = engine.start_run(event)
+        ack()   # before the directories are asked about the username: the form must close within 3 s
         dm = client.conversations_open(users=user)["channel"]["id"]
+        try:
+            started = engine.start_run(event)
+        except PersonError as exc:   # e.g. the username given belongs to someone else: nothing was started
+            client.chat_postMessage(channel=dm, text=f"Did not start {kind} for {event.person.display_name}: "
+                                                     + "; ".join(exc.problems) + ". Fix it and send the form again.")
+            return
         client.chat_postMessage(channel=dm, text=f"Started {kind} for {event.person.display_name} (run {started.run_id}). "
                                                  f"Progress is in <#{policy.progress_channel}>.")
         _advance(client)
