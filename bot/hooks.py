@@ -7,7 +7,7 @@ The HR system sends one event (see ``workflows.hr``) as JSON with two headers:
 
 Answers (always JSON): 202 ``{"run_id": N, "created": true}`` a run was started · 200 ``{…, "created":
 false}`` the event_id was seen before: that run, nothing new · 400 ``{"errors": [...]}`` every problem with
-the payload, nothing started · 401 ``{"error": reason}`` missing, stale (> 5 minutes either way), bad or
+the payload (or its username belongs to someone else in a directory), nothing started · 401 ``{"error": reason}`` missing, stale (> 5 minutes either way), bad or
 replayed signature · 405 not POST · 413 body over 64 KB · 503 not configured, or the run could not be started
 (send it again).
 
@@ -25,6 +25,7 @@ import time
 from typing import Callable, Iterable
 
 from workflows.directory import DirectoryError, TransientError
+from workflows.directory_plans import PersonError
 from workflows.hr import (DEFAULT_TOLERANCE, HrEventError, RunStarter, SignatureError, parse_hr_event,
                           verify_signature)
 
@@ -115,6 +116,9 @@ def make_hr_hook(secret: str | None, starter: RunStarter, clock: Callable[[], fl
             return _reply(start_response, 400, {"errors": exc.problems})
         try:
             started = starter.start_run(event)
+        except PersonError as exc:   # e.g. HR's username belongs to someone else: nothing was started
+            log.info("HR webhook event rejected", extra={"problems": len(exc.problems)})
+            return _reply(start_response, 400, {"errors": exc.problems})
         except (ValueError, DirectoryError) as exc:
             if isinstance(exc, TransientError):   # a directory could not be reached: the same event may retry
                 seen.release(key)

@@ -3,8 +3,8 @@
 The whole file is checked before anything starts: one mistake anywhere and every problem is printed (exit 2),
 with no run started. Then one line per row: ``row 2: onboarding José Núñez → run 14 (new)``, or ``(already
 started)`` for a row whose event_id started a run before, so importing the same file again is harmless.
-Exit 0: every row has its run · 1: a run could not be started (the rows before it were; import the file
-again to finish) · 2: fix the file.
+Exit 0: every row has its run · 1: a run could not be started, e.g. its username belongs to someone else
+(the rows before it were; fix that row and import the file again to finish) · 2: fix the file.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from workflows.directory_plans import PersonError
 from workflows.hr import HrEventError, RunStarter, parse_people_rows
 from workflows.ports import StoreError
 from workflows.redact import scrub_text
@@ -44,7 +45,8 @@ def run_import(path: Path | str, starter: RunStarter, out: TextIO | None = None,
         try:
             started = starter.start_run(event)
         except Exception as exc:   # noqa: BLE001 - reported, and the import can simply be run again
-            why = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+            why = "; ".join(exc.problems) if isinstance(exc, PersonError) else \
+                str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
             print(f"itbot: error: row {number}: could not start the run: {scrub_text(why)}", file=err)
             print(f"itbot: the rows before row {number} were started; import the file again to finish "
                   f"(rows already started are recognised by their event_id)", file=err)

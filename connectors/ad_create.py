@@ -12,7 +12,7 @@ from ldap3.utils.conv import escape_filter_chars as esc
 from ldap3.utils.dn import escape_rdn
 
 from connectors import ad_values as v
-from workflows.directory import Change, ConflictError, NewUser, NotFoundError, Outcome
+from workflows.directory import Change, ConflictError, NewUser, NotFoundError, Outcome, require_own_account
 
 _OPTIONAL = {"title": "title", "department": "department", "office": "physicalDeliveryOfficeName",
              "employee_id": "employeeID"}
@@ -38,7 +38,7 @@ def _cns(user: NewUser) -> list[str]:
 
 class Prepared(NamedTuple):
     """What the first search of a create learned: the account if it already exists (this person's,
-    from an earlier run), else the DN to add it at; the attributes to write; the manager's entry;
+    from an earlier attempt: same employeeID), else the DN to add it at; the attributes to write; the manager's entry;
     and every entry found (so a caller can fold its own lookups into the same search)."""
     existing: v.Entry | None
     dn: str | None
@@ -86,15 +86,17 @@ class CreateMixin:
         return Prepared(None, dn, attributes, boss, found)
 
     def _existing(self, user: NewUser, found: list) -> v.Entry | None:
-        """This very account from an earlier run (→ already done), or None; a namesake → ConflictError."""
+        """The hire's own account from an earlier attempt (same username and UPN, and their employeeID:
+        ``require_own_account``), to be finished; None when there is none; anything else → ConflictError."""
         for entry in found:
             if entry.username.casefold() == user.username.casefold():
                 same_upn = (entry.get("userPrincipalName") or "").casefold() == user.upn.casefold()
-                theirs = entry.get("employeeID")
-                if same_upn and entry.is_user and not (user.employee_id and theirs and theirs != user.employee_id):
-                    return entry
-                raise ConflictError(f"username {user.username!r} is already used by {entry.dn}", system="ad",
+                if not (same_upn and entry.is_user):
+                    raise ConflictError(f"username {user.username!r} is already used by {entry.dn}", system="ad",
+                                        code="68 entryAlreadyExists sAMAccountName")
+                require_own_account(user, f"{entry.username} ({entry.dn})", entry.get("employeeID"), system="ad",
                                     code="68 entryAlreadyExists sAMAccountName")
+                return entry
         for entry in found:
             if (entry.get("userPrincipalName") or "").casefold() == user.upn.casefold():
                 raise ConflictError(f"UPN {user.upn!r} is already used by {entry.dn}", system="ad",

@@ -16,8 +16,9 @@ A new account with G groups costs 3 + G round trips (plus the bind when the conn
 
 Enabling comes last, so the account can never be used before it is complete.
 
-A re-run finds the account in step 1. If it is the same person (same username and UPN, and the same
-employeeID when both have one) only what differs is written: the missing groups, then one modify with
+A re-run finds the account in step 1. Only if it is provably the same person's (same username and UPN,
+and the hire's employeeID, which itbot writes on every account it creates) is it finished; any other account
+holding the name is a ``ConflictError`` and nothing is written to it. On a re-run only what differs is written: the missing groups, then one modify with
 the attributes and manager that differ and, if the account never had a password, the password and
 userAccountControl; an account that has a password keeps it (the hire may have changed it), and is
 only enabled. Other userAccountControl bits are kept (66082 → 66048). ``enable=False`` never disables

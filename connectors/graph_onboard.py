@@ -6,9 +6,9 @@
 2. ``POST /users`` (201) creates the account with every attribute, ``usageLocation`` included, so
    licences need no ordering afterwards. The create is guarded by Entra's own uniqueness check rather
    than a read: a taken UPN answers ``400`` with ``details[].code == "ObjectConflict"``, and only then
-   is the existing account read (user, memberships, manager in one ``$batch``). If it is the same
-   person (same mailNickname, and the same employeeId when both have one, else the same given name and
-   surname) the run continues as a re-run; otherwise ``ConflictError``.
+   is the existing account read (user, memberships, manager in one ``$batch``). Only if it is provably the
+   same person's (same mailNickname, and the hire's employeeId, which itbot writes on every account it
+   creates) does the run continue as a re-run; otherwise ``ConflictError`` and nothing is written to it.
 3. One ``$batch`` carries the rest: manager, group memberships, licences (and, on a re-run, the
    attribute/enable PATCH, with the licence call sequenced after it when it sets usageLocation).
    Calls touching the new user retry a ``404`` (replication delay); inner ``429`` are retried alone.
@@ -28,7 +28,7 @@ from typing import Sequence
 from connectors.graph_auth import SYSTEM
 from connectors.graph_base import GraphBase, Step
 from connectors.graph_http import Call, detail_codes, graph_error
-from workflows.directory import Change, ConflictError, InvalidInputError, NewUser, Outcome
+from workflows.directory import Change, ConflictError, InvalidInputError, NewUser, Outcome, require_own_account
 
 _UPN = re.compile(r"^[A-Za-z0-9'.\-_!#^~]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 _NICKNAME = re.compile(r"^[A-Za-z0-9'.\-_!#^~$%&*+/=?`{|}]{1,64}$")
@@ -49,13 +49,19 @@ def _profile(user: NewUser) -> dict:
     return {k: v for k, v in props.items() if v}
 
 
-def same_person(existing: dict, user: NewUser) -> bool:
-    if (existing.get("mailNickname") or "").lower() != user.username.lower():
-        return False
-    if existing.get("employeeId") and user.employee_id:
-        return existing["employeeId"] == user.employee_id
-    return ((existing.get("givenName") or "").lower(), (existing.get("surname") or "").lower()) == \
-        (user.given_name.lower(), user.surname.lower())
+def check_same(existing: dict | None, user: NewUser) -> None:
+    """The account holding ``user.upn`` is theirs from an earlier attempt (same mailNickname and UPN, and
+    their employeeId: ``require_own_account``), to be finished; anything else → ``ConflictError``."""
+    if existing is None:
+        raise ConflictError(f"{user.upn} is held by another object (a deleted user still in the recycle "
+                            f"bin, or another object's proxy address)", system=SYSTEM, code="ObjectConflict")
+    label = f"{existing.get('userPrincipalName') or user.upn} ({existing.get('displayName')!r})"
+    if (existing.get("mailNickname") or "").lower() != user.username.lower() \
+            or (existing.get("userPrincipalName") or user.upn).lower() != user.upn.lower():
+        raise ConflictError(f"{label} already belongs to someone else (mailNickname "
+                            f"{existing.get('mailNickname')!r}): nothing was changed on it; give "
+                            f"{user.display_name} another username", system=SYSTEM, code="ObjectConflict")
+    require_own_account(user, label, existing.get("employeeId"), system=SYSTEM, code="ObjectConflict")
 
 
 class OnboardVerbs(GraphBase):
@@ -110,7 +116,7 @@ class OnboardVerbs(GraphBase):
         if "ObjectConflict" not in detail_codes(reply.body):
             raise graph_error(call, reply)
         existing, _ = self.read_user(user.upn, groups=True, manager=True)
-        self._check_same(existing, user)
+        check_same(existing, user)
         return (), existing
 
     @staticmethod
@@ -119,15 +125,6 @@ class OnboardVerbs(GraphBase):
                 **_profile(user),
                 "passwordProfile": {"password": password or random_password(),
                                     "forceChangePasswordNextSignIn": must_change if password else True}}
-
-    @staticmethod
-    def _check_same(existing: dict | None, user: NewUser) -> None:
-        if existing is None:
-            raise ConflictError(f"{user.upn} is held by another object (a deleted user still in the recycle "
-                                f"bin, or another object's proxy address)", system=SYSTEM, code="ObjectConflict")
-        if not same_person(existing, user):
-            raise ConflictError(f"{user.upn} already belongs to {existing.get('displayName')!r}, not "
-                                f"{user.display_name!r}", system=SYSTEM, code="ObjectConflict")
 
     # -- 3: everything else, in one batch -------------------------------------------------------
     def _followups(self, state: dict, user: NewUser, groups: list[dict], manager_id: str | None,
@@ -154,7 +151,7 @@ class OnboardVerbs(GraphBase):
     def _plan(self, verb: str, user: NewUser, existing: dict | None, groups: list[dict], manager_id: str | None,
               skus: list[str], password: str | None, enable: bool) -> Outcome:
         if existing is not None:
-            self._check_same(existing, user)
+            check_same(existing, user)
             steps = self._followups(existing, user, groups, manager_id, skus, enable=enable, new=False)
             return self.finish(verb, steps, plan=True, details={"id": existing["id"], "created": False})
         body = self._create_body(user, "planned", True, enable)

@@ -24,10 +24,10 @@ from connectors import ad_values as v
 from connectors.graph import ATTRIBUTES as GRAPH_ATTRIBUTES, graph_property
 from connectors.graph_base import GUID
 from connectors.graph_entra import RECENT_REVOCATION, TAP_MINUTES, TemporaryAccessPass
-from connectors.graph_onboard import same_person
+from connectors.graph_onboard import check_same
 from connectors.sandbox_core import Account, SandboxCore, check_password, verb
 from workflows.directory import (Change, ConflictError, DirectoryUser, InvalidInputError, NewUser, NotFoundError,
-                                 Outcome)
+                                 Outcome, require_own_account)
 
 __all__ = ["SandboxAD", "SandboxEntra", "TemporaryAccessPass"]
 
@@ -172,10 +172,12 @@ class SandboxAD(SandboxCore):
         attrs, ou = {a: x for a, x in attrs.items() if x}, user.ou or self.users_ou
         existing = self._accounts.get(user.username.casefold())
         holder = next((a for a in self._accounts.values() if a.upn.casefold() == user.upn.casefold()), None)
-        theirs = existing.attributes.get("employeeID") if existing else None
-        if existing is not None and (holder is not existing or (user.employee_id and theirs
-                                                                 and theirs != user.employee_id)):
+        if existing is not None and holder is not existing:
             raise ConflictError(f"username {user.username!r} is already used by {self._dn(existing)}", system="ad",
+                                code="68 entryAlreadyExists sAMAccountName")
+        if existing is not None:
+            require_own_account(user, f"{existing.username} ({self._dn(existing)})",
+                                existing.attributes.get("employeeID"), system="ad",
                                 code="68 entryAlreadyExists sAMAccountName")
         if existing is None and holder is not None:
             raise ConflictError(f"UPN {user.upn!r} is already used by {self._dn(holder)}", system="ad",
@@ -324,10 +326,9 @@ class SandboxEntra(SandboxCore):
         keys, skus = self._group_keys(groups), self._sku_keys(licenses)
         boss = self._account(user.manager, "to be the manager") if user.manager else None
         existing = self._find(user.upn) or self._accounts.get(user.username.casefold())
-        if existing is not None and (existing.upn.casefold() != user.upn.casefold() or not same_person(
-                {"mailNickname": existing.username, **existing.attributes}, user)):
-            raise ConflictError(f"{user.upn} already belongs to {existing.attributes.get('displayName')!r}, not "
-                                f"{user.display_name!r}", system="entra", code="ObjectConflict")
+        if existing is not None:
+            check_same({"userPrincipalName": existing.upn, "mailNickname": existing.username, **existing.attributes},
+                       user)
         upn, profile = user.upn, _profile(user)
         if existing is None:
             if password:

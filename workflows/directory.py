@@ -50,6 +50,32 @@ class TransientError(DirectoryError):
     pass
 
 
+def not_theirs(account: str, holder_id: Any, hire_id: str | None) -> str | None:
+    """Why the existing ``account`` (holding a new hire's username or UPN) is not the hire's own, or None
+    when it is. It is theirs only when it carries their employee ID: itbot writes it on every account it
+    creates, so an earlier attempt of the same run (a crash, a retry) left it there. A name, display name or
+    UPN proves nothing: a colleague, or a former namesake's disabled account, can share them."""
+    holder = str(holder_id or "").strip()
+    hire = (hire_id or "").strip()
+    if hire and holder == hire:
+        return None
+    if not hire:
+        why = "the new hire has no employee ID, so no existing account can be shown to be theirs"
+    elif holder:
+        why = f"employeeID {holder}; the new hire's is {hire}"
+    else:
+        why = f"it has no employeeID, so it is not the new hire's ({hire}) account from an earlier attempt"
+    return f"{account} already belongs to someone else ({why})"
+
+
+def require_own_account(user: "NewUser", account: str, holder_id: Any, *, system: str, code: str) -> None:
+    """``ConflictError`` (never "already done") unless the existing ``account`` is ``user``'s (``not_theirs``)."""
+    why = not_theirs(account, holder_id, user.employee_id)
+    if why:
+        raise ConflictError(f"{why}: nothing was changed on it; give {user.display_name} another username",
+                            system=system, code=code)
+
+
 @dataclass(frozen=True)
 class Change:
     """One change a verb made or would make, in words an approver can check."""

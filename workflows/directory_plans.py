@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
 from workflows.config import ConfigError, Located, load_yaml, require_mapping
-from workflows.directory import Change, DirectoryUser, NewUser, Outcome
+from workflows.directory import Change, DirectoryUser, NewUser, Outcome, not_theirs
 from workflows.naming import FORBIDDEN, SAM_MAX, NamingPolicy, PersonName, generate_username, upn_for
 
 SYSTEM_NAMES = {"ad": "Active Directory", "entra": "Entra ID"}
@@ -429,33 +429,28 @@ def entra_accounts_synced(directories: Mapping[str, Any], policy: DirectoryPolic
     return mode == "synced" or (mode == "auto" and "ad" in directories)
 
 
-def _same_person(existing: DirectoryUser, person: Person) -> bool:
-    """An account an earlier run made for this person (so its username is theirs, not taken)."""
-    theirs = existing.attributes.get("employee_id")
-    if theirs and person.employee_id:
-        return str(theirs) == person.employee_id
-    names = (str(existing.attributes.get("given_name") or "").casefold(),
-             str(existing.attributes.get("surname") or "").casefold())
-    return names == (person.first_name.casefold(), person.last_name.casefold())
-
-
 def _taken_by_someone_else(directories: Mapping[str, Any], person: Person, candidate: str) -> str | None:
-    """The system where ``candidate`` belongs to somebody else, or None when it is free (or theirs)."""
+    """Why ``candidate`` belongs to somebody else (naming the system), or None when it is free, or theirs:
+    an account an earlier attempt made for this person, which carries their employee ID (a name, display
+    name or UPN proves nothing: ``workflows.directory.not_theirs``)."""
     for system, directory in directories.items():
         if directory.name_in_use(candidate):
+            label = f"{candidate} ({SYSTEM_NAMES.get(system, system)})"
             existing = directory.find_user(candidate)
-            if existing is None or not _same_person(existing, person):
-                return system
+            why = (not_theirs(label, existing.attributes.get("employee_id"), person.employee_id) if existing
+                   else f"{label} is already used by another object")
+            if why:
+                return why
     return None
 
 
 def choose_username(person: Person, naming: NamingPolicy, directories: Mapping[str, Any]) -> str:
-    """The person's username: theirs from an earlier run, else the policy's first free candidate."""
+    """The person's username: theirs from an earlier run, else the policy's first free candidate. A username
+    HR gave goes through the same check: taken by someone else → ``PersonError`` on ``username``."""
     if person.username:
-        holder = _taken_by_someone_else(directories, person, person.username)
-        if holder:
-            raise PlanError(f"username {person.username!r} is already used by someone else in "
-                            f"{SYSTEM_NAMES.get(holder, holder)}")
+        why = _taken_by_someone_else(directories, person, person.username)
+        if why:
+            raise PersonError([f"username: {why}: choose another, or leave it out to have one generated"])
         return person.username
     return generate_username(naming, person.person_name(),
                              lambda c: _taken_by_someone_else(directories, person, c) is not None)

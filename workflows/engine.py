@@ -87,7 +87,8 @@ class Engine(ApprovalsMixin):
 
     # starting ---------------------------------------------------------------------------
     def start_run(self, event: Any) -> StartedRun:
-        """Plan a run from an HR event; the same idempotency key returns the existing run."""
+        """Plan a run from an HR event; the same idempotency key returns the existing run. Onboarding: the
+        username (HR's, or generated) must not belong to someone else, else ``PersonError`` and no run."""
         if event.idempotency_key:
             existing = self.store.find_run_by_key(event.idempotency_key)
             if existing:
@@ -105,7 +106,8 @@ class Engine(ApprovalsMixin):
             return StartedRun(same.id, False)
         checklist = self.checklists[kind]
         person = _jsonable(event.person)
-        if not person.get("username") and self.choose_username and kind == "onboarding":
+        if self.choose_username and kind == "onboarding":
+            # HR's own username too: one taken by someone else is refused here (PersonError on "username")
             person["username"] = self.choose_username(event.person)
         now = self.clock()
         tz = person.get("timezone") or self.default_timezone

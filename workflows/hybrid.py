@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Sequence
 
-from workflows.directory import Change, ConflictError, NewUser, Outcome, PermissionDeniedError, TransientError
+from workflows.directory import (Change, ConflictError, NewUser, Outcome, PermissionDeniedError, TransientError,
+                                require_own_account)
 
 # Attributes itbot's checklists set that stay cloud-owned on a synced user (the rest follow AD).
 CLOUD_OWNED = frozenset({"usage_location"})
@@ -48,6 +49,10 @@ class SyncedEntra:
                     f"{user.upn} already exists in Entra ID as a cloud account, not synchronised from AD: match it "
                     f"to the AD account (or remove it) before AD Connect brings the new one over",
                     system=SYSTEM, code="CloudAccountExists")
+            synced_id = existing.attributes.get("employee_id")
+            if synced_id and user.employee_id:   # AD (where the account is made) checks ownership in full
+                require_own_account(user, f"{existing.upn} (synchronised from AD)", synced_id, system=SYSTEM,
+                                    code="ObjectConflict")
             return Outcome(SYSTEM, "create_user", (), details={"synced": True})
         if plan:
             return Outcome(SYSTEM, "create_user",

@@ -12,6 +12,7 @@ from bot.render import render
 from bot.run_notify import approval_blocks, deliver
 from connectors.services import Services
 from workflows.directory import DirectoryError
+from workflows.directory_plans import PersonError
 from workflows.engine import RunError
 from workflows.hr import HrEventError, parse_hr_event
 
@@ -87,10 +88,14 @@ def register(app: App, services: Services) -> None:
                 target = field if field in blocks else spec[0][0]
                 errors[target] = (errors.get(target, "") + " " + (message if field in blocks else problem)).strip()[:150]
             return ack(response_action="errors", errors=errors)
-        ack()   # within Slack's 3 s; starting the run may read the directories, so it comes after
+        ack()   # within Slack's 3 s; starting the run may read the directories (the username), so it comes after
         dm = client.conversations_open(users=user)["channel"]["id"]
         try:
             started = engine.start_run(event)
+        except PersonError as exc:   # e.g. the username given belongs to someone else: nothing was started
+            client.chat_postMessage(channel=dm, text=f"Did not start {kind} for {event.person.display_name}: "
+                                                     + "; ".join(exc.problems) + ". Fix it and send the form again.")
+            return
         except (ValueError, DirectoryError) as exc:   # the form was valid but the run cannot start as it is
             client.chat_postMessage(channel=dm, text=f"I could not start {kind} for {event.person.display_name}: "
                                                      f"{exc}. Nothing was changed; fix it and submit the form again.")

@@ -57,3 +57,13 @@ def test_an_accepted_event_is_logged_without_the_secret(harness):
     accepted = [l for l in lines if l["msg"] == "HR webhook event accepted"]
     assert accepted and accepted[0]["event_id"] == "x-log-1" and accepted[0]["new_run"] is True
     assert harness.hr_secret not in stream.getvalue()
+
+
+def test_a_username_that_belongs_to_someone_else_is_a_400_on_username_and_starts_nothing(harness):
+    """sam.reed is a colleague (the sandbox's): an HR event must not make his account the new hire's."""
+    status, body = harness.post_hr_event(_event(event_id="x-4", username="sam.reed"))
+    assert status == 400 and len(body["errors"]) == 1
+    assert body["errors"][0].startswith("username: sam.reed (Active Directory) already belongs to someone else")
+    assert harness.services.store.list_runs() == []
+    status, body = harness.post_hr_event(_event(event_id="x-5", username="pepe.nunez"))
+    assert status == 202 and harness.services.store.get_run(body["run_id"]).person["username"] == "pepe.nunez"

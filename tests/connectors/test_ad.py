@@ -53,8 +53,9 @@ def uid() -> str:
 
 
 def person(username: str, samba_dc, **kw) -> NewUser:
+    """A new hire; as in every HR onboarding event, with an employee ID (by default one of its own)."""
     fields = dict(given_name="Jane", surname="Doe", display_name=f"Jane Doe {username}",
-                  upn=f"{username}@{samba_dc.dns_domain}")
+                  upn=f"{username}@{samba_dc.dns_domain}", employee_id="E" + username[-15:])
     fields.update(kw)
     return NewUser(username=username, **fields)
 
@@ -189,11 +190,76 @@ def test_a_different_person_with_the_same_username_is_a_conflict(ad, admin, samb
     name = "dup" + uid()
     ad.create_user(person(name, samba_dc, employee_id="E1"))
     other = person(name, samba_dc, given_name="John", display_name="John Other", employee_id="E2")
-    with pytest.raises(ConflictError, match="already used") as info:
+    with pytest.raises(ConflictError, match="already belongs to someone else") as info:
         ad.create_user(other)
     assert "sAMAccountName" in info.value.code
     admin.search(ous.users, "(displayName=John Other)", attributes=["cn"])
     assert admin.entries == []
+
+
+def _untouched(admin, dn: str) -> dict:
+    """What would show any write to the account: uSNChanged moves with every modify."""
+    return read(admin, dn, "uSNChanged", "userAccountControl", "pwdLastSet", "memberOf", "employeeID", "manager",
+                "title", "department")
+
+
+def test_a_colleagues_username_given_for_a_new_hire_is_a_conflict_and_their_account_is_untouched(
+        ad, admin, samba_dc, ous):
+    staff, sales = make_group(admin, ous, "fin" + uid()), make_group(admin, ous, "sal" + uid())
+    sam = "sam" + uid()
+    hire(ad, samba_dc, sam, must_change=False, given_name="Sam", surname="Reed", display_name=f"Sam Reed {sam}",
+         employee_id="E0007")
+    ad.add_to_groups(sam, [staff])
+    dn = ad.find_user(sam).id
+    before = _untouched(admin, dn)
+    newcomer = person(sam, samba_dc, given_name="Ann", surname="Hill", display_name="Ann Hill", employee_id="E0042",
+                      title="Analyst")
+    for attempt in (lambda: ad.create_user(newcomer), lambda: ad.create_user(newcomer, plan=True),
+                    lambda: ad.onboard(newcomer, groups=[sales], password=GOOD_PASSWORD),
+                    lambda: ad.onboard(newcomer, groups=[sales], plan=True)):
+        with pytest.raises(ConflictError) as info:
+            attempt()
+        assert f"{sam} ({dn}) already belongs to someone else (employeeID E0007; the new hire's is E0042)" \
+            in str(info.value) and "sAMAccountName" in info.value.code
+    assert _untouched(admin, dn) == before and members(admin, sales) == []
+    samba_dc.connect(user=dn, password=GOOD_PASSWORD).unbind()   # Sam's password still works
+
+
+def test_a_former_namesakes_disabled_account_without_employee_id_is_not_adopted(ad, admin, samba_dc, ous):
+    from workflows.directory_plans import Person, choose_username
+    group = make_group(admin, ous, "old" + uid())
+    surname = "Smith" + "".join(chr(ord("a") + int(c, 16) % 26) for c in uid())
+    former = f"john.{surname.lower()}"
+    hire(ad, samba_dc, former, given_name="John", surname=surname, display_name=f"John {surname}", employee_id=None)
+    ad.add_to_groups(former, [group])
+    ad.disable_user(former)
+    dn = ad.find_user(former).id
+    before = _untouched(admin, dn)
+    newcomer = Person(given_name="John", surname=surname, start_date=date(2026, 3, 2), employee_id="E0042")
+    chosen = choose_username(newcomer, NamingPolicy(), {"ad": ad})
+    assert chosen != former and not ad.name_in_use(chosen), "the generator skips the namesake's name"
+    with pytest.raises(ConflictError, match=r"already belongs to someone else \(it has no employeeID"):
+        ad.onboard(person(former, samba_dc, given_name="John", surname=surname, display_name=f"John {surname}",
+                          employee_id="E0042"), password=GOOD_PASSWORD)
+    assert _untouched(admin, dn) == before and not ad.find_user(former).enabled
+    made = ad.onboard(person(chosen, samba_dc, given_name="John", surname=surname, display_name=f"John {surname}",
+                             employee_id="E0042"), password=GOOD_PASSWORD)
+    assert made.details["created"] and ad.find_user(chosen).enabled and ad.find_user(chosen).groups == ()
+    assert _untouched(admin, dn) == before
+
+
+def test_the_hires_own_half_made_account_is_adopted_and_finished(ad, admin, samba_dc, ous):
+    """A crash after the add left the account disabled, without a password, with the hire's employeeID."""
+    group = make_group(admin, ous, "own" + uid())
+    name = "own" + uid()
+    new = person(name, samba_dc, employee_id="E0042")
+    dn = ad.create_user(new).details["dn"]
+    assert value(admin, dn, "employeeID") == "E0042" and int(value(admin, dn, "userAccountControl")) == 546
+    assert ad.create_user(new).already_done
+    finished = ad.onboard(new, groups=[group], password=GOOD_PASSWORD)
+    assert not finished.details["created"] and finished.details["password"] == "set"
+    assert int(value(admin, dn, "userAccountControl")) == 512 and [same_dn(m, dn) for m in members(admin, group)] == [True]
+    assert ad.onboard(new, groups=[group]).already_done
 
 
 def test_a_taken_upn_is_a_conflict(ad, samba_dc):
@@ -338,7 +404,7 @@ def test_manager_set_changed_and_cleared(ad, admin, samba_dc):
 
 def test_attributes_are_set_cleared_and_checked(ad, admin, samba_dc):
     name = "attr" + uid()
-    dn = ad.create_user(person(name, samba_dc, title="Intern")).details["dn"]
+    dn = ad.create_user(person(name, samba_dc, title="Intern", employee_id=None)).details["dn"]
     outcome = ad.set_attributes(name, {"title": "Engineer", "department": "IT", "office": "Leeds",
                                        "employeeID": "E42", "company": None})
     assert {(c.attribute, c.old, c.new) for c in outcome.changes} == {
@@ -577,6 +643,7 @@ def test_round_trips_per_hire(ad, admin, samba_dc, ous, record_property):
     record_property("ad_round_trips_per_hire", used)
     # create 2 (check + add) · password 2 · enable 2 · groups 1 + 3 · manager 2 · attributes 2
     assert used == 14
+    ad.set_attributes(name, {"employee_id": person(name, samba_dc).employee_id})   # theirs again, for the re-run
     again = ad.round_trips
     hire(ad, samba_dc, name)            # a re-run only reads
     assert ad.round_trips - again == 3
@@ -698,7 +765,7 @@ def test_onboard_checks_everything_before_the_first_write(ad, admin, samba_dc, o
         ad.onboard(person("mg" + uid(), samba_dc, manager="nobody-" + uid()), groups=[staff])
     name = "dup" + uid()
     ad.onboard(person(name, samba_dc, employee_id="E1"), password=GOOD_PASSWORD)
-    with pytest.raises(ConflictError, match="already used"):
+    with pytest.raises(ConflictError, match="already belongs to someone else"):
         ad.onboard(person(name, samba_dc, given_name="John", display_name="John Other", employee_id="E2"),
                    groups=[staff])
     assert [u.username for u in ad.list_users(ous.root)] == [name] and members(admin, staff) == []

@@ -193,6 +193,40 @@ def test_a_404_on_an_old_user_is_not_retried(fake, graph, sleeps):
     assert graph.find_user("ghost") is None and sleeps == []
 
 
+def _state(fake, upn: str) -> tuple:
+    user = fake.user(upn)
+    return json.dumps(user, sort_keys=True), fake.groups_of(user), fake.managers.get(user["id"])
+
+
+@pytest.mark.parametrize("holder, why", [
+    ({"displayName": "Sam Reed", "employeeId": "E0007"}, "(employeeID E0007; the new hire's is E100)"),   # a colleague
+    ({"displayName": "Jane Doe", "givenName": "Jane", "surname": "Doe", "accountEnabled": False},      # a namesake
+     "(it has no employeeID, so it is not the new hire's (E100) account from an earlier attempt)"),
+])
+def test_a_upn_held_by_someone_else_is_a_conflict_not_already_done(fake, graph, org, holder, why):
+    user = fake.add_user("jdoe@contoso.com", **holder)
+    fake.members[org["sales"]["id"]].add(user["id"])
+    before = _state(fake, "jdoe@contoso.com")
+    for attempt in (lambda: graph.create_user(hire()), lambda: graph.create_user(hire(), plan=True),
+                    lambda: graph.onboard(hire(), groups=["All Staff"], licenses=["ENTERPRISEPACK"], password=PASSWORD),
+                    lambda: graph.onboard(hire(), groups=["All Staff"], plan=True)):
+        with pytest.raises(ConflictError) as caught:
+            attempt()
+        assert caught.value.code == "ObjectConflict"
+        assert f"jdoe@contoso.com ({holder['displayName']!r}) already belongs to someone else {why}" in str(caught.value)
+    assert {s.method for s in writes(fake)} == {"POST"} and all(s.url.endswith("/users") for s in writes(fake)), \
+        "only the creates Entra refused: nothing written to their account"
+    assert _state(fake, "jdoe@contoso.com") == before
+
+
+def test_the_hires_own_half_made_account_is_adopted_and_finished(fake, graph, org):
+    graph.create_user(hire())   # an earlier attempt: disabled, with the hire's employeeId, then a crash
+    assert fake.user("jdoe@contoso.com")["accountEnabled"] is False
+    outcome = graph.onboard(hire(), groups=["Sales"])
+    user = fake.user("jdoe@contoso.com")
+    assert outcome.details["created"] is False and user["accountEnabled"] is True and fake.groups_of(user) == ["Sales"]
+
+
 def test_onboarding_rerun_on_an_existing_account_fixes_only_the_difference(fake, graph, org):
     user = fake.add_user("jdoe@contoso.com", givenName="Jane", surname="Doe", displayName="Jane Doe",
                          employeeId="E100", accountEnabled=False, jobTitle="Intern", department="Sales")

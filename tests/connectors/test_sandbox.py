@@ -63,7 +63,7 @@ def entra():
 
 def hire(**kw):
     fields = dict(username="ana", given_name="Ana", surname="Lima", display_name="Ana Lima", upn="ana@example.com",
-                  department="Sales", manager="ben", usage_location="PT")
+                  department="Sales", manager="ben", usage_location="PT", employee_id="E1")
     return NewUser(**{**fields, **kw})
 
 

@@ -14,6 +14,7 @@ from bot.settings import Settings
 from connectors.services import build_services, sandbox_directories
 from workflows.checklist import load_checklists
 from workflows.directory import InvalidInputError, TransientError
+from workflows.directory_plans import PersonError
 from workflows.engine import RunError
 from workflows.hr import parse_hr_event
 from workflows.teams import load_teams
@@ -503,3 +504,56 @@ def test_it_and_security_deciding_at_the_same_moment_both_count(any_services, cl
     assert decided.status == "approved", "with both halves in, the approval is complete"
     covered = [s for s in services.store.list_steps(decided.run_id) if s.approval_id == ask.id]
     assert covered and {s.status for s in covered} == {"pending"}
+
+
+# --- someone else's account is never adopted as the new hire's ------------------------------------------------
+
+def test_a_username_hr_gives_that_a_colleague_holds_is_refused_at_start(services, directories):
+    before = {system: d.snapshot() for system, d in directories.items()}
+    with pytest.raises(PersonError) as caught:
+        services.engine.start_run(hire_event(username="sam.reed"))
+    [problem] = caught.value.problems
+    assert problem.startswith("username: sam.reed (Active Directory) already belongs to someone else")
+    assert services.store.list_runs() == [] and {s: d.snapshot() for s, d in directories.items()} == before
+    mine = services.engine.start_run(hire_event(username="pepe.n"))   # a free one is kept as given
+    assert services.store.get_run(mine.run_id).person["username"] == "pepe.n"
+
+
+@pytest.mark.parametrize("system, step", [("ad", "ad_account"), ("entra", "entra_account")])
+@pytest.mark.parametrize("holder", [
+    {"employee_id": "E0007", "enabled": True, "has_password": True, "groups": ["Finance"]},   # a colleague
+    {"enabled": False, "has_password": True, "groups": ["Sales"]},   # a former namesake: disabled, no employeeID
+])
+def test_an_account_someone_else_got_meanwhile_makes_the_create_a_task_and_blocks_the_run(
+        services, clock, directories, holder, system, step):
+    started = services.engine.start_run(hire_event())
+    username = services.store.get_run(started.run_id).person["username"]
+    # Between the start and the create (days later), the name was given to somebody else.
+    directories[system]._seed([{"username": username, "display_name": "Pepe Núñez", **holder}])
+    before = directories[system].snapshot()["users"][username]
+    approve_all(services, services.engine.tick("w1", clock.now))
+    notices = run_until_quiet(services.engine, clock, START + timedelta(days=1), step=timedelta(hours=1))
+    steps = {s.step_key: s for s in services.store.list_steps(started.run_id)}
+    assert steps[step].status == "task"
+    why = "employeeID E0007; the new hire's is E1042" if holder.get("employee_id") else "it has no employeeID"
+    assert "already belongs to someone else" in steps[step].last_error and why in steps[step].last_error
+    assert "already belongs to someone else" in steps[step].result["task"]
+    assert any(n.kind == "step_failed" and "already belongs to someone else" in n.text for n in notices)
+    run = services.store.get_run(started.run_id)
+    assert run.status == "blocked" and "already belongs to someone else" in run.blocked_reason
+    assert not any(s.status == "done" and s.action and s.action.startswith(system) for s in steps.values()), \
+        "nothing was done to their account"
+    assert directories[system].snapshot()["users"][username] == before
+
+
+def test_the_hires_own_half_made_account_from_an_earlier_attempt_is_finished(services, clock, directories):
+    started = services.engine.start_run(hire_event())
+    run = services.store.get_run(started.run_id)
+    from workflows.run_actions import new_user
+    directories["ad"].create_user(new_user(run.person, directories["ad"]))   # disabled, no password, employeeID set
+    approve_all(services, services.engine.tick("w1", clock.now))
+    run_until_quiet(services.engine, clock, START + timedelta(days=1), step=timedelta(hours=1))
+    steps = {s.step_key: s for s in services.store.list_steps(started.run_id)}
+    assert steps["ad_account"].status == "done" and steps["ad_account"].result["already_done"] is True
+    account = directories["ad"].snapshot()["users"][run.person["username"]]
+    assert account["enabled"] and account["has_password"] and account["attributes"]["employeeID"] == "E1042"

@@ -183,16 +183,31 @@ def test_username_skips_names_taken_in_any_directory():
 def test_the_persons_own_account_from_an_earlier_run_is_not_a_collision():
     ad = Stub("ad", {"jose.nunez": account("jose.nunez", employee_id="E1042")})
     assert choose_username(person(), NamingPolicy(), {"ad": ad}) == "jose.nunez"
-    # without employee ids, the same names mean the same person
-    ad = Stub("ad", {"jose.nunez": account("jose.nunez", given="José", surname="Núñez")})
-    assert choose_username(person(employee_id=None), NamingPolicy(), {"ad": ad}) == "jose.nunez"
+
+
+def test_a_namesakes_account_without_the_employee_id_is_someone_elses():
+    """Same given name and surname prove nothing (a former John Smith's disabled account): the next name."""
+    namesake = account("jose.nunez", given="José", surname="Núñez")
+    assert choose_username(person(), NamingPolicy(), {"ad": Stub("ad", {"jose.nunez": namesake})}) == "jnunez"
+    assert choose_username(person(employee_id=None), NamingPolicy(),
+                           {"ad": Stub("ad", {"jose.nunez": namesake})}) == "jnunez"
+    other = account("jose.nunez", employee_id="E0007", given="José", surname="Núñez")
+    assert choose_username(person(), NamingPolicy(), {"entra": Stub("entra", {"jose.nunez": other})}) == "jnunez"
 
 
 def test_a_hand_chosen_username_taken_by_someone_else_is_refused():
-    ad = Stub("ad", {"pepe": account("pepe")})
-    with pytest.raises(PlanError, match="'pepe' is already used by someone else in Active Directory"):
+    ad = Stub("ad", {"pepe": account("pepe", employee_id="E0007"), "jose": account("jose")})
+    with pytest.raises(PersonError) as caught:
         choose_username(person(username="pepe"), NamingPolicy(), {"ad": ad})
+    assert caught.value.problems == [
+        "username: pepe (Active Directory) already belongs to someone else (employeeID E0007; the new hire's is "
+        "E1042): choose another, or leave it out to have one generated"]
+    with pytest.raises(PersonError, match=r"jose \(Active Directory\) already belongs to someone else \(it has no "
+                                          r"employeeID"):
+        choose_username(person(username="jose", given_name="Pepe", surname="Nunez"), NamingPolicy(), {"ad": ad})
     assert choose_username(person(username="pepe2"), NamingPolicy(), {"ad": ad}) == "pepe2"
+    mine = Stub("ad", {"pepe": account("pepe", employee_id="E1042")})   # an earlier attempt's: theirs
+    assert choose_username(person(username="pepe"), NamingPolicy(), {"ad": mine}) == "pepe"
 
 
 def test_a_name_with_no_latin_spelling_and_no_employee_id_cannot_be_planned():
