@@ -40,7 +40,8 @@ def progress_blocks(services: Services, run: Run) -> list[dict]:
              + (f" (<@{s.done_by}>)" if s.done_by and s.done_by != "itbot" and s.status == "done" else "")
              + (f" · _{slack_escape(s.last_error)}_" if s.status == "pending" and s.last_error else "")
              for s in steps]
-    status = {"active": "In progress", "blocked": f"Blocked: {run.blocked_reason}", "done": "Done"}.get(run.status, run.status)
+    status = {"active": "In progress", "blocked": f"Blocked: {run.blocked_reason}", "done": "Done",
+              "failed": f"Stopped: {run.blocked_reason}"}.get(run.status, run.status)
     return render("run_progress", run=run, done=done, total=len(steps), lines=lines, status_line=status,
                   requester=_who(run.requested_by))
 
@@ -83,6 +84,10 @@ def deliver(services: Services, client: WebClient, notices: Iterable[Notice]) ->
                                     blocks=approval_blocks(services, run, notice.approval))
         elif notice.kind in ("task", "step_failed"):
             post_task(services, client, run, notice.step, notice.text)
+        elif notice.kind == "run_stopped":
+            client.chat_postMessage(channel=services.run_policy.approvals_channel,
+                                    text=f":octagonal_sign: {run.kind.capitalize()} of {run.display_name} stopped. "
+                                         f"{notice.text}")
         elif notice.kind == "approval_expired":
             lead = services.teams.team("cio").lead
             client.chat_postMessage(channel=services.run_policy.approvals_channel,

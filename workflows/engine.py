@@ -21,13 +21,14 @@ from zoneinfo import ZoneInfo
 
 from workflows.checklist import Checklist
 from workflows.checklist_due import anchor_date, due_at, steps_for
-from workflows.directory import DirectoryError, Outcome, TransientError
-from workflows.hybrid import AwaitingSync
+from workflows.directory import ConflictError, DirectoryError, Outcome, TransientError
+from workflows.hybrid import CLOUD_ACCOUNT_EXISTS, AwaitingSync
 from workflows.engine_approvals import PROTECTIVE, SYSTEM_NAMES, ApprovalsMixin, Notice, RunError
 from workflows.models import Run, RunStep
 from workflows.run_actions import HandOver, perform
 
 FINISHED = ("done", "cancelled")
+ACCOUNT_CREATES = ("create_user", "onboard")   # a conflict here means the username is someone else's
 # Fields a later HR event may fill in or change on a run under way without re-planning it.
 _FOLLOW_UPS = ("event_id", "requested_by", "slack_user_id", "manager_slack_id", "terminate_now")
 __all__ = ["Engine", "Notice", "RunError", "StartedRun", "PROTECTIVE"]
@@ -265,6 +266,9 @@ class Engine(ApprovalsMixin):
             return self._fail(run, replace(step, attempts=attempts), exc)
         except DirectoryError as exc:
             step = keeper.step
+            if isinstance(exc, ConflictError) and spec.spec.verb in ACCOUNT_CREATES \
+                    and exc.code != CLOUD_ACCOUNT_EXISTS:   # (that one IT can fix in place, then press Done)
+                return self._stop(run, step, exc)
             return self._fail(run, replace(step, attempts=step.attempts + 1), exc)
         result = {"changes": [c.describe() for c in outcome.changes], "already_done": outcome.already_done}
         saved = self._save(keeper.step, status="done", result=result, lease_until=None, done_by="itbot")
@@ -287,6 +291,19 @@ class Engine(ApprovalsMixin):
         self.store.save_run(replace(self.store.get_run(run.id), status="blocked",
                                     blocked_reason=f"{step.title}: {exc}"))
         return notices
+
+    def _stop(self, run: Run, step: RunStep, exc: DirectoryError) -> list[Notice]:
+        """The hire's account cannot be made under this username (it is someone else's). No task with a Done
+        button: pressing it would let the later steps work on that other person's account. The run stops
+        (status failed, which frees the person for a new run) and HR sends the hire again."""
+        saved = self._save(step, status="denied", last_error=str(exc), lease_until=None)
+        if saved is None:
+            return []
+        reason = (f"{step.title}: {exc}. Nothing more will run for this hire: send them again with another "
+                  f"username, or none to have one generated.")
+        stopped = self.store.save_run(replace(self.store.get_run(run.id), status="failed", blocked_reason=reason))
+        self.store.audit("itbot", "run.stopped", f"run:{run.id}", {"step": step.step_key, "error": str(exc)})
+        return [Notice("run_stopped", stopped, saved, text=reason)]
 
     def _to_task(self, run: Run, step: RunStep, text: str, kind: str = "task") -> list[Notice]:
         saved = self._save(step, status="task", lease_until=None, result={"task": text})

@@ -21,6 +21,7 @@ from workflows.directory import (Change, ConflictError, NewUser, Outcome, Permis
 CLOUD_OWNED = frozenset({"usage_location"})
 SYNCED_CODE = "OnPremisesSyncEnabled"     # the Entra connector's code for "AD owns this"
 SYSTEM = "entra"
+CLOUD_ACCOUNT_EXISTS = "CloudAccountExists"   # a cloud-only account holds the hire's UPN: IT matches or removes it
 
 
 class AwaitingSync(TransientError):
@@ -48,7 +49,7 @@ class SyncedEntra:
                 raise ConflictError(
                     f"{user.upn} already exists in Entra ID as a cloud account, not synchronised from AD: match it "
                     f"to the AD account (or remove it) before AD Connect brings the new one over",
-                    system=SYSTEM, code="CloudAccountExists")
+                    system=SYSTEM, code=CLOUD_ACCOUNT_EXISTS)
             synced_id = existing.attributes.get("employee_id")
             if synced_id and user.employee_id:   # AD (where the account is made) checks ownership in full
                 require_own_account(user, f"{existing.upn} (synchronised from AD)", synced_id, system=SYSTEM,

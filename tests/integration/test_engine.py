@@ -524,7 +524,7 @@ def test_a_username_hr_gives_that_a_colleague_holds_is_refused_at_start(services
     {"employee_id": "E0007", "enabled": True, "has_password": True, "groups": ["Finance"]},   # a colleague
     {"enabled": False, "has_password": True, "groups": ["Sales"]},   # a former namesake: disabled, no employeeID
 ])
-def test_an_account_someone_else_got_meanwhile_makes_the_create_a_task_and_blocks_the_run(
+def test_an_account_someone_else_got_meanwhile_stops_the_run_before_anything_touches_it(
         services, clock, directories, holder, system, step):
     started = services.engine.start_run(hire_event())
     username = services.store.get_run(started.run_id).person["username"]
@@ -534,16 +534,17 @@ def test_an_account_someone_else_got_meanwhile_makes_the_create_a_task_and_block
     approve_all(services, services.engine.tick("w1", clock.now))
     notices = run_until_quiet(services.engine, clock, START + timedelta(days=1), step=timedelta(hours=1))
     steps = {s.step_key: s for s in services.store.list_steps(started.run_id)}
-    assert steps[step].status == "task"
+    assert steps[step].status == "denied", "no task with a Done button that would let later steps go on"
     why = "employeeID E0007; the new hire's is E1042" if holder.get("employee_id") else "it has no employeeID"
     assert "already belongs to someone else" in steps[step].last_error and why in steps[step].last_error
-    assert "already belongs to someone else" in steps[step].result["task"]
-    assert any(n.kind == "step_failed" and "already belongs to someone else" in n.text for n in notices)
+    assert any(n.kind == "run_stopped" and "another username" in n.text for n in notices)
     run = services.store.get_run(started.run_id)
-    assert run.status == "blocked" and "already belongs to someone else" in run.blocked_reason
+    assert run.status == "failed" and "already belongs to someone else" in run.blocked_reason
     assert not any(s.status == "done" and s.action and s.action.startswith(system) for s in steps.values()), \
         "nothing was done to their account"
     assert directories[system].snapshot()["users"][username] == before
+    again = services.engine.start_run(hire_event(event_id="hris-again-1", username="pepe.nunez2"))
+    assert again.created and again.run_id != started.run_id, "HR can send the hire again at once"
 
 
 def test_the_hires_own_half_made_account_from_an_earlier_attempt_is_finished(services, clock, directories):
