@@ -41,7 +41,8 @@ def progress_blocks(services: Services, run: Run) -> list[dict]:
              + (f" · _{slack_escape(s.last_error)}_" if s.status == "pending" and s.last_error else "")
              for s in steps]
     status = {"active": "In progress", "blocked": f"Blocked: {run.blocked_reason}", "done": "Done",
-              "failed": f"Stopped: {run.blocked_reason}"}.get(run.status, run.status)
+              "failed": f"Stopped: {run.blocked_reason}", "denied": f"Denied: {run.blocked_reason}"
+              }.get(run.status, run.status)
     return render("run_progress", run=run, done=done, total=len(steps), lines=lines, status_line=status,
                   requester=_who(run.requested_by))
 

@@ -324,6 +324,8 @@ class Engine(ApprovalsMixin):
         return saved
 
     def _maybe_finish(self, run: Run) -> list[Notice]:
+        if self.store.get_run(run.id).status not in ("active", "blocked"):   # a denied or stopped run stays so
+            return []
         steps = self.store.list_steps(run.id)
         if all(s.status in FINISHED for s in steps):
             done = self.store.save_run(replace(self.store.get_run(run.id), status="done", blocked_reason=None))

@@ -161,8 +161,14 @@ class ApprovalsMixin:
                 if step.status in ("pending", "awaiting_approval"):
                     self.store.save_step(replace(step, status="denied", lease_until=None), expect_status=step.status,
                                          expect_lease=step.lease_until)
-            self.store.save_run(replace(run, status="blocked", blocked_reason="account changes denied"))
-            return [Notice("run_denied", run, None, approval)]
+            if approval.needs_security:   # admin rights refused: the rest of the run may still be wanted
+                self.store.save_run(replace(run, status="blocked", blocked_reason="privileged access denied"))
+                return [Notice("run_denied", run, None, approval)]
+            # IT refused the run's account changes: the run ends here (nothing more is posted or done for it)
+            # and the person is free for a corrected event from HR
+            stopped = self.store.save_run(replace(run, status="denied",
+                                                  blocked_reason=f"account changes denied by <@{approval.decided_by}>"))
+            return [Notice("run_denied", stopped, None, approval)]
         return []
 
     def _expire_approvals(self, now: datetime) -> list[Notice]:

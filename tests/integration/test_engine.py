@@ -558,3 +558,18 @@ def test_the_hires_own_half_made_account_from_an_earlier_attempt_is_finished(ser
     assert steps["ad_account"].status == "done" and steps["ad_account"].result["already_done"] is True
     account = directories["ad"].snapshot()["users"][run.person["username"]]
     assert account["enabled"] and account["has_password"] and account["attributes"]["employeeID"] == "E1042"
+
+
+def test_a_denied_onboarding_ends_and_hr_can_send_the_corrected_hire(services, clock, directories):
+    started = services.engine.start_run(hire_event())
+    [ask] = [n for n in services.engine.tick("w1", clock.now) if n.kind == "approval_needed"]
+    approval, notices = services.engine.decide(ask.approval.id, "U0IT2", False)
+    assert approval.status == "denied" and [n.kind for n in notices] == ["run_denied"]
+    run = services.store.get_run(started.run_id)
+    assert run.status == "denied" and "<@U0IT2>" in run.blocked_reason
+    later = run_until_quiet(services.engine, clock, START + timedelta(days=2))
+    assert not [n for n in later if n.run.id == started.run_id], "nothing more is posted or done for it"
+    username = run.person["username"]
+    assert directories["ad"].find_user(username) is None and directories["entra"].find_user(username) is None
+    corrected = services.engine.start_run(hire_event(event_id="hris-corrected-1", department="Marketing"))
+    assert corrected.created and corrected.run_id != started.run_id
