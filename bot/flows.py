@@ -84,6 +84,11 @@ def offer_request(services: Services, client: WebClient, *, user: str, u: Unders
 def relay(services: Services, client: WebClient, r: ItRequest, *, user: str, text: str, channel: str) -> None:
     """Carry a reply between the employee's thread and the team's thread."""
     if channel == r.team_channel:
+        if not services.teams.is_member(r.team, user):   # only the owning team speaks for IT to the employee
+            client.chat_postEphemeral(channel=channel, user=user,
+                                      text=f"Only {services.teams.team(r.team).name} replies reach the employee; "
+                                           f"yours stays in this thread.")
+            return
         services.helpdesk.note_reply(r, user)
         client.chat_postMessage(channel=r.channel, thread_ts=r.thread_ts, text=f"<@{user}> (IT): {text}")
     elif r.team_channel and r.team_ts:

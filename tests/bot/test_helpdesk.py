@@ -298,3 +298,44 @@ def test_a_request_answered_in_time_is_never_flagged_as_unanswered(h, clock):
     due = h.services.helpdesk.sla(r, clock.now).first_response_due
     events = h.services.helpdesk.sla_sweep(due + timedelta(minutes=1))
     assert not [e for e in events if e.kind == "unanswered"]
+
+
+def _event(h, event: dict):
+    import time as _time
+    mark = len(h.fake.calls)
+    h.driver.send_event({"type": "message", "ts": f"{_time.time():.6f}", **event})
+    return h.settle(after=mark)
+
+
+def test_a_dm_that_mentions_itbot_is_answered_like_any_dm(h):
+    """Slack sends no app_mention for a DM, so the message event must answer it."""
+    calls = _event(h, {"channel_type": "im", "channel": "D0ANA", "user": "U0ANA",
+                       "text": "<@U0ITBOT> my laptop screen is cracked"})
+    assert posts(calls, "D0ANA") and len(h.services.store.list_requests()) == 1
+
+
+def test_a_message_with_a_screenshot_is_answered_and_names_the_file(h):
+    calls = _event(h, {"subtype": "file_share", "channel_type": "im", "channel": "D0ANA", "user": "U0ANA",
+                       "text": "my printer shows this error and will not print",
+                       "files": [{"id": "F1", "name": "printer-error.png"}]})
+    assert posts(calls, "D0ANA")
+    [r] = h.services.store.list_requests()
+    assert "printer-error.png" in r.description or "printer-error.png" in r.summary
+
+
+def test_colleagues_named_in_a_request_are_kept_and_only_itbots_mention_is_dropped(h):
+    say(h, "U0ANA", "<@U0ITBOT> I cannot log in to the VPN and <@U0CHLOE> cannot log in either")
+    [r] = h.services.store.list_requests()
+    text = r.summary + " " + r.description
+    assert "<@U0CHLOE>" in text and "<@U0ITBOT>" not in text
+
+
+def test_only_the_owning_team_speaks_to_the_employee_from_the_team_thread(h):
+    say(h, "U0ANA", "my monitor flickers all the time")
+    r = only_request(h)
+    mark = len(h.fake.calls)
+    h.driver.channel_message("U0CHLOE", r.team_channel, "lol just buy a mac", thread_ts=r.team_ts)
+    calls = h.settle(after=mark)
+    assert not posts(calls, "D0ANA"), "a passer-by in the team channel does not reach the employee"
+    assert any(c.method == "chat.postEphemeral" and c.args["user"] == "U0CHLOE" for c in calls)
+    assert only_request(h).first_response_at is None
