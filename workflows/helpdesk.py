@@ -223,7 +223,9 @@ class Helpdesk(SlaMixin):
             raise HelpdeskError("You cannot approve your own request.")
         if user != request.approver:
             raise HelpdeskError(f"Only <@{request.approver}> can decide on {request.number}.")
+        now = self.clock()
+        clock = {"sla_started_at": now, **new_window(now)} if approve else {}   # the SLA counts from here
         saved = self.store.save_request(replace(request, status="open" if approve else "denied",
-                                                resolved_at=None if approve else self.clock()))
+                                                resolved_at=None if approve else now, **clock))
         self.store.audit(user, "request.approved" if approve else "request.denied", f"request:{request.id}", {})
         return saved

@@ -39,7 +39,7 @@ class SlaMixin:
 
     def sla(self, request: ItRequest, now: datetime | None = None) -> SlaState:
         """Where the current tier's window stands at ``now`` (what cards, the Home tab and the sweep show)."""
-        return self._sla_from(request.sla_window_started_at or request.created_at, request, now or self.clock())
+        return self._sla_from(request.sla_window_started_at or request.clock_start, request, now or self.clock())
 
     def _sla_from(self, start: datetime, request: ItRequest, now: datetime) -> SlaState:
         return sla_state(start, now, request.priority, self.teams.team(request.team),
@@ -75,10 +75,10 @@ class SlaMixin:
         return events
 
     def _record_breach(self, request: ItRequest, window: SlaState, now: datetime) -> ItRequest:
-        """Stamp ``sla_breached_at`` the first time the clock from ``created_at`` has run out."""
+        """Stamp ``sla_breached_at`` the first time the employee's clock (``clock_start``) has run out."""
         if request.sla_breached_at is not None:
             return request
-        state = window if request.sla_window_started_at is None else self._sla_from(request.created_at, request, now)
+        state = window if request.sla_window_started_at is None else self._sla_from(request.clock_start, request, now)
         if not state.breached:
             return request
         self.store.audit("itbot", "request.sla_breached", f"request:{request.id}",

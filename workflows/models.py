@@ -46,6 +46,7 @@ class ItRequest:
     sla_window_started_at: datetime | None = None   # the current tier's window began (None: at created_at)
     sla_window_breached_at: datetime | None = None  # the current tier's window lapsed and was reported
     unanswered_at: datetime | None = None           # the current tier was told nobody had responded in time
+    sla_started_at: datetime | None = None          # the SLA clock began: approval, for requests that needed one
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -57,6 +58,12 @@ class ItRequest:
     @property
     def is_open(self) -> bool:
         return self.status not in ("resolved", "denied", "cancelled")
+
+    @property
+    def clock_start(self) -> datetime | None:
+        """When the employee's SLA clock started: the approval, else the request's creation (waiting for an
+        approver is not the team's time)."""
+        return self.sla_started_at or self.created_at
 
 
 @dataclass(frozen=True)

@@ -184,11 +184,12 @@ def business_wait(request: ItRequest, end: str, teams: TeamDirectory) -> timedel
     """Business time of the owning team from the request's creation to ``end`` ("first_response_at" or
     "resolved_at"); None when there is nothing to time: not reached, not resolved, or a team not in config."""
     until, team = getattr(request, end), teams.teams.get(request.team)
-    if until is None or team is None or request.created_at is None or until < request.created_at:
+    start = request.clock_start
+    if until is None or team is None or start is None or until < start:
         return None
     if end == "resolved_at" and request.status != "resolved":
         return None
-    return business_time_between(request.created_at, until, team.business_hours, team.zone, team.holidays)
+    return business_time_between(start, until, team.business_hours, team.zone, team.holidays)
 
 
 def _timed(overall: Durations, by_team: Mapping[str, Durations]) -> dict[str, Any]:
@@ -210,7 +211,7 @@ def _sla(reqs: list[ItRequest], teams: TeamDirectory, now: datetime) -> tuple[tu
         state = None
         if r.status not in _NOT_COUNTED and r.team in teams.teams:
             try:
-                state = sla_state(r.created_at, now, r.priority, teams.teams[r.team],
+                state = sla_state(r.clock_start, now, r.priority, teams.teams[r.team],
                                   first_response_at=r.first_response_at, resolved_at=r.resolved_at)
             except ValueError:  # a priority the team has no SLA for: only the stamp counts
                 state = None

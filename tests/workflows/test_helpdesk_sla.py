@@ -179,3 +179,16 @@ def test_a_request_with_a_first_response_or_awaiting_approval_is_not_flagged(hel
     helpdesk.store.save_request(replace(answered, first_response_at=nov(24, 10, 30)))
     open_request(helpdesk, status="awaiting_approval")
     assert _unanswered(helpdesk, nov(24, 16)) == []
+
+
+def test_the_wait_for_an_approver_is_not_the_teams_time(helpdesk, clock):
+    waiting = open_request(helpdesk, status="awaiting_approval")
+    helpdesk.store.save_request(replace(waiting, approver="U0BEN"))
+    clock.now = nov(30, 10)                               # the manager approves a week later (Monday 10:00)
+    approved = helpdesk.decide(waiting.id, "U0BEN", True)
+    assert approved.sla_started_at == nov(30, 10)
+    assert helpdesk.sla_sweep(nov(30, 10, 1)) == [], "not unanswered, not breached a minute after approval"
+    assert helpdesk.due(helpdesk.store.get_request(waiting.id)) == nov(30, 10) + timedelta(days=1)
+    assert helpdesk.store.get_request(waiting.id).sla_breached_at is None
+    kinds = [e.kind for e in helpdesk.sla_sweep(nov(30, 11, 1))]
+    assert kinds == ["unanswered"], "an hour after the approval nobody has answered: that is the team's"
