@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from slack_sdk import WebClient
 
@@ -11,6 +11,7 @@ from connectors.services import Services
 from workflows.helpdesk_sla import SlaEvent
 
 log = logging.getLogger(__name__)
+CARD_GRACE = timedelta(minutes=2)
 
 
 def run_sla_sweep(services: Services, client: WebClient, now: datetime | None = None) -> int:
@@ -18,21 +19,48 @@ def run_sla_sweep(services: Services, client: WebClient, now: datetime | None = 
 
     Each tier a request reaches has its own SLA window; the sweep flags each window once.
     """
+    now = now or services.helpdesk.clock()
+    _repost_missing_cards(services, client, now)
     events = services.helpdesk.sla_sweep(now)
     for event in events:
-        if event.kind == "warning":
-            _warn(services, client, event)
-        elif event.kind == "unanswered":
-            _unanswered(services, client, event)
-        elif event.escalation:
-            _escalated(services, client, event)
-        else:
-            r = event.request
-            lead = services.teams.team(r.team).lead
-            tell_team(client, r, f":rotating_light: {r.number} breached its SLA at {_utc(event.due_at)}. "
-                                 f"<@{lead}>, please take a look.")
+        try:
+            _post(services, client, event)
+        except Exception:   # one refused post (say not_in_channel) must not strand the others; a missing
+            # team card is posted again by the next sweep (_repost_missing_cards)
+            log.exception("could not post an SLA event", extra={"request": event.request.number, "kind": event.kind})
+            continue
         log.info("sla event", extra={"request": event.request.number, "kind": event.kind})
     return len(events)
+
+
+def _post(services: Services, client: WebClient, event: SlaEvent) -> None:
+    if event.kind == "warning":
+        _warn(services, client, event)
+    elif event.kind == "unanswered":
+        _unanswered(services, client, event)
+    elif event.escalation:
+        _escalated(services, client, event)
+    else:
+        r = event.request
+        lead = services.teams.team(r.team).lead
+        tell_team(client, r, f":rotating_light: {r.number} breached its SLA at {_utc(event.due_at)}. "
+                             f"<@{lead}>, please take a look.")
+
+
+def _repost_missing_cards(services: Services, client: WebClient, now: datetime) -> None:
+    """An open request whose team card never made it to Slack (a post that failed) gets it now, so the team
+    sees it and replies in its thread reach the employee. Requests changed in the last CARD_GRACE are left
+    to the listener that is posting their card."""
+    for r in services.store.list_requests(open_only=True):
+        if r.status == "awaiting_approval" or r.team_ts or not r.team_channel:
+            continue
+        if r.updated_at is None or now - r.updated_at < CARD_GRACE:
+            continue
+        try:
+            post_team_card(client, services.helpdesk, r)
+            log.warning("posted a missing team card", extra={"request": r.number, "channel": r.team_channel})
+        except Exception:
+            log.exception("could not post a missing team card", extra={"request": r.number})
 
 
 def _utc(moment: datetime) -> str:
@@ -71,8 +99,6 @@ def _escalated(services: Services, client: WebClient, event: SlaEvent) -> None:
 
 def post_weekly_summary(services: Services, client: WebClient, now: datetime | None = None) -> str:
     """Post last week's numbers to the CIO team's channel (IT leadership); returns the text posted."""
-    from datetime import timedelta
-
     from bot.report_cli import report_for
     from workflows.report import weekly_summary
 

@@ -166,9 +166,9 @@ def test_replies_are_relayed_between_the_team_thread_and_the_employee_thread(h):
     assert len(h.services.store.list_requests()) == 1, "a reply in the thread must not open a new request"
 
 
-def _answered_at_once(h):
+def _answered_at_once(h, r=None):
     """The team replied straight away: only the resolution window matters to the test."""
-    r = only_request(h)
+    r = r or only_request(h)
     return h.services.store.save_request(replace(r, first_response_at=r.created_at))
 
 
@@ -339,3 +339,22 @@ def test_only_the_owning_team_speaks_to_the_employee_from_the_team_thread(h):
     assert not posts(calls, "D0ANA"), "a passer-by in the team channel does not reach the employee"
     assert any(c.method == "chat.postEphemeral" and c.args["user"] == "U0CHLOE" for c in calls)
     assert only_request(h).first_response_at is None
+
+
+def test_a_refused_post_in_the_sla_sweep_strands_nothing(h, clock):
+    """Slack refuses the escalation's card (not_in_channel): the other request is still handled, and the
+    next sweep posts the missing card so the team sees it and thread replies can be relayed."""
+    say(h, "U0ANA", "my laptop is broken, the keyboard stopped working")
+    say(h, "U0BEN", "my monitor is broken, it stays black")
+    first, second = [_answered_at_once(h, r) for r in h.services.store.list_requests()]
+    client = make_client(h.settings)
+    due = max(h.services.helpdesk.due(first), h.services.helpdesk.due(second))
+    h.fake.fail_next("chat.postMessage", "not_in_channel")
+    assert run_sla_sweep(h.services, client, due + timedelta(minutes=1)) == 2
+    moved = h.services.store.list_requests()
+    assert {r.team for r in moved} == {"helpdesk_l2"}
+    assert sum(r.team_ts is None for r in moved) == 1, "one card was refused, the other was posted"
+    mark = len(h.fake.calls)
+    run_sla_sweep(h.services, client, due + timedelta(minutes=5))
+    assert all(r.team_ts for r in h.services.store.list_requests()), "the missing card is posted again"
+    assert len(posts(h.fake.calls[mark:], team_channel(h, "helpdesk_l2"))) == 1
