@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from workflows.config import ConfigError, load_yaml, require_mapping
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MAX_ITEMS = 45   # one block per item plus the header and footer blocks, under Slack's 50 per message
 _KEYS = ("send_at", "working_days", "lead_after_days", "cio_after_days", "max_items", "messages_per_second")
 
 
@@ -66,6 +67,9 @@ def load_reminder_policy(config_dir: Path | str) -> ReminderPolicy:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
             raise ConfigError(path, data.line_of(key), f"{key} must be a positive number")
         numbers[key] = value
+    if numbers["max_items"] > MAX_ITEMS:
+        raise ConfigError(path, data.line_of("max_items"), f"max_items must be at most {MAX_ITEMS}: a digest has one "
+                                                           f"block per item and Slack refuses a message over 50")
     if numbers["cio_after_days"] < numbers["lead_after_days"]:
         raise ConfigError(path, data.line_of("cio_after_days"), "cio_after_days must not be less than lead_after_days")
     return ReminderPolicy(time(int(match.group(1)), int(match.group(2))),
@@ -84,7 +88,7 @@ def digests_due(now: datetime, *, tasks: Iterable[tuple[Any, Any]], approvals: I
         owners = owners_of(step)
         if step.due_at is None or not owners:
             continue
-        overdue = _days_late(now, step.due_at)
+        overdue = _days_late(now, step.due_at, timezone_of(owners[0]))
         if overdue < 0 and not _due_today(now, step.due_at, timezone_of(owners[0])):
             continue  # due on a later day
         item = Item("task", f"{step.title} — {run.display_name}", step.due_at, max(overdue, 0), step.id,
@@ -111,11 +115,13 @@ def digests_due(now: datetime, *, tasks: Iterable[tuple[Any, Any]], approvals: I
     return out
 
 
-def _days_late(now: datetime, due: datetime | None) -> int:
-    if due is None:
+def _days_late(now: datetime, due: datetime | None, tz: str) -> int:
+    """Whole days late counted in local dates (due Monday 17:00 is 1 day late on Tuesday morning); -1 when
+    not yet due."""
+    if due is None or now < due:
         return -1
-    late = now - due
-    return late.days if late >= timedelta(0) else -1
+    zone = ZoneInfo(tz)
+    return (now.astimezone(zone).date() - due.astimezone(zone).date()).days
 
 
 def _due_today(now: datetime, due: datetime, tz: str) -> bool:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -145,3 +147,32 @@ def test_a_managers_task_goes_to_the_manager(h, clock):
     mine = {d.user: [i.title for i in d.items] for d in listed}
     assert any("Plan the first week" in t for t in mine.get("U0MGR", [])), "the manager's digest lists it"
     assert not any("Plan the first week" in t for t in mine.get(h.services.teams.team(welcome.team).lead, []))
+
+
+def test_a_digest_size_slack_would_refuse_stops_start_up_with_the_line(tmp_path):
+    import pytest as _pytest
+
+    from workflows.config import ConfigError
+
+    (tmp_path / "reminders.yaml").write_text('send_at: "09:00"\nmax_items: 60\n')
+    with _pytest.raises(ConfigError) as caught:
+        load_reminder_policy(tmp_path)
+    assert "reminders.yaml:2" in str(caught.value) and "at most 45" in str(caught.value)
+
+
+def test_a_task_due_yesterday_evening_is_a_day_late_in_the_morning_digest(h, clock):
+    from workflows.digest import digests_due
+
+    _start_run(h, clock)
+    [run] = h.services.store.list_runs()
+    laptop = next(s for s in h.services.store.list_steps(run.id) if s.step_key == "laptop")
+    policy = load_reminder_policy(CONFIG)
+    due = laptop.due_at.astimezone(ZoneInfo("Europe/London")).replace(hour=17, minute=0)
+    morning = (due + timedelta(days=1)).replace(hour=9, minute=30)
+    while morning.weekday() >= 5:
+        morning += timedelta(days=1)
+    step = replace(laptop, due_at=due)
+    [digest] = digests_due(morning, tasks=[(run, step)], approvals=[], owners_of=lambda s: ["U0IT1"],
+                           approvers_of=lambda a: [], lead_of=lambda t: "", cio="", timezone_of=lambda u: "Europe/London",
+                           policy=policy)
+    assert digest.items[0].overdue_days >= 1, "not 'due today': it was due yesterday"
