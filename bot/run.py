@@ -10,7 +10,7 @@ from bot.events import EventRelay
 from bot.hooks import make_hr_hook
 from bot.logs import configure_logging
 from bot.server import HttpServer, make_wsgi
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from connectors.services import build_services
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,15 @@ def hr_hook(settings: Settings, services):
     """POST /hooks/hr: signed HR events start runs (503 until HR_WEBHOOK_SECRET is set)."""
     secret = settings.hr_webhook_secret.reveal() if settings.hr_webhook_secret else None
     return make_hr_hook(secret, services.engine)
+
+
+def _listen(wsgi, settings: Settings) -> HttpServer:
+    """The HTTP server on HOST:PORT; a host that does not resolve or a port in use is one clear line."""
+    try:
+        return HttpServer(wsgi, settings.host, settings.port)
+    except (OSError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SettingsError(f"cannot listen on HOST={settings.host} PORT={settings.port}: {reason}") from None
 
 
 def serve(settings: Settings) -> int:
@@ -38,10 +47,10 @@ def serve(settings: Settings) -> int:
             from bot.socket_mode import hold_socket
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            health = HttpServer(make_wsgi(None, services, hook), settings.host, settings.port)
+            health = _listen(make_wsgi(None, services, hook), settings)
             hold_socket(app, settings.slack_app_token.reveal(), url, health, stop)
             return 0
-        server = HttpServer(make_wsgi(app, services, hook), settings.host, settings.port)
+        server = _listen(make_wsgi(app, services, hook), settings)
         signal.signal(signal.SIGTERM, lambda *_: server.stop())
         log.info("listening for Slack over HTTP", extra={"port": server.port, "path": "/slack/events"})
         server.serve_forever()

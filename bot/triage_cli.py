@@ -38,9 +38,12 @@ class TriageInputError(ValueError):
 
 def _read_jsonl(path: Path) -> Iterable[tuple[int, str]]:
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        # JSON Lines: lines end at "\n" only (a U+2028 inside a text is not a line break); a BOM is allowed
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
     except OSError as exc:
         raise TriageInputError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise TriageInputError(f"{path}: not UTF-8 (byte {exc.start})") from None
     rows = []
     for number, line in enumerate(lines, 1):
         if not line.strip():

@@ -109,11 +109,14 @@ def migrate(engine: Engine) -> None:
 
 def build_store(url: str) -> SqlStore:
     engine = make_engine(url)
+    where = engine.url.render_as_string(hide_password=True)
     try:
         migrate(engine)
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise StoreError(f"cannot open the database at {engine.url.render_as_string(hide_password=True)}: {reason}") from None
+        raise StoreError(f"cannot open the database at {where}: {reason}") from None
+    except OSError as exc:   # SQLite: the file's directory is missing or not writable (the lock file beside it)
+        raise StoreError(f"cannot open the database at {where}: {exc.strerror} ({exc.filename})") from None
     log.info("store ready", extra={"database": engine.url.render_as_string(hide_password=True),
                                    "revision": head_revision()})
     return SqlStore(engine)

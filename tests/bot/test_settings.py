@@ -91,3 +91,23 @@ def test_unknown_key_and_bad_time_zone_name_their_line(tmp_path):
 def test_missing_config_dir_is_named():
     with pytest.raises(SettingsError, match="ITBOT_CONFIG_DIR=/nonexistent is not a directory"):
         Settings.from_env({**GOOD, "ITBOT_CONFIG_DIR": "/nonexistent"})
+
+
+def test_serve_on_a_port_in_use_is_one_line_naming_host_and_port(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run_serve({**GOOD, "HOST": "127.0.0.1", "PORT": str(port),
+                             "DATABASE_URL": f"sqlite:///{tmp_path / 'itbot.db'}"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == \
+        f"itbot: error: cannot listen on HOST=127.0.0.1 PORT={port}: Address already in use"
+
+
+def test_a_sqlite_database_in_a_missing_directory_is_one_line(tmp_path):
+    result = _run_serve({**GOOD, "DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'itbot.db'}"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot open the database" in result.stderr and "No such file or directory" in result.stderr

@@ -41,3 +41,20 @@ def test_a_bad_line_is_named_and_nothing_is_printed(tmp_path):
     result = _itbot("--jsonl", str(path))
     assert result.returncode == 2 and result.stdout == ""
     assert f"{path}:2: each line needs a \"text\" string" in result.stderr
+
+
+def test_a_bom_crlf_and_a_line_separator_inside_a_text_are_read_as_json_lines(tmp_path):
+    path = tmp_path / "in.jsonl"
+    texts = ["my laptop won't boot", "the printer\u2028on floor 2 is jammed"]
+    path.write_bytes(("\ufeff" + "\r\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in texts)).encode())
+    result = _itbot("--jsonl", str(path))
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_line(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes('{"text": "caf\u00e9"}\n'.encode("latin-1"))
+    result = _itbot("--jsonl", str(path))
+    assert result.returncode == 2 and result.stdout == ""
+    assert "not UTF-8" in result.stderr and "Traceback" not in result.stderr
