@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from bot.render import render
 from connectors.services import Services
 from workflows.digest import Digest, ReminderPolicy, digests_due
+from workflows.home import approval_role, roles_of
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,11 @@ class Digests:
             return [manager or teams.team(step.team).lead]
 
         def approvers_of(approval: Any) -> list[str]:
-            people = set(policy.it_approvers) | (security if approval.needs_security else set())
-            return sorted(people - {approval.requested_by})
+            """Who may still decide it, as the engine would check at click time (not the requester or the
+            person it is about, not whoever already gave their half, nobody once it has expired)."""
+            run = self.services.store.get_run(approval.run_id) if approval.run_id else None
+            return sorted(user for user in set(policy.it_approvers) | security
+                          if approval_role(approval, run, roles_of(user, teams, policy), now))
 
         timezone_of = self._timezone_of()
         digests = digests_due(now, tasks=tasks,

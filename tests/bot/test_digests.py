@@ -176,3 +176,21 @@ def test_a_task_due_yesterday_evening_is_a_day_late_in_the_morning_digest(h, clo
                            approvers_of=lambda a: [], lead_of=lambda t: "", cio="", timezone_of=lambda u: "Europe/London",
                            policy=policy)
     assert digest.items[0].overdue_days >= 1, "not 'due today': it was due yesterday"
+
+
+def test_a_pending_approval_is_listed_only_to_those_who_may_still_decide_it(h, clock):
+    _start_run(h, clock, privileged=True)
+    engine, store = h.services.engine, h.services.store
+    for approval in store.list_approvals(status="pending"):          # the account itself is approved first
+        engine.decide(approval.id, "U0IT3", True)
+    engine.tick("test", MONDAY + timedelta(days=2, hours=9))          # the admin-group step asks IT + Security
+    [privileged] = [a for a in store.list_approvals(status="pending") if a.needs_security]
+    engine.decide(privileged.id, "U0IT2", True)                       # IT's half given
+    security = set(h.services.teams.team("security").members)
+    listed, _ = _digests(h).due(MONDAY + timedelta(days=2, hours=10))
+    holders = {d.user for d in listed for i in d.items if i.kind == "approval" and i.ref == privileged.id}
+    assert "U0IT2" not in holders, "whoever gave their half is not asked again"
+    assert holders and holders <= security, "only Security may give the other half"
+    later, _ = _digests(h).due((privileged.expires_at or MONDAY) + timedelta(days=1, hours=10))
+    assert not [i for d in later for i in d.items if i.kind == "approval" and i.ref == privileged.id], \
+        "an expired approval is nobody's to decide"
