@@ -1,6 +1,8 @@
 """The Done button in a daily digest: the task is marked done and the digest line says so."""
 from __future__ import annotations
 
+import re
+
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
@@ -29,4 +31,8 @@ def register(app: App, services: Services) -> None:
                            text=message.get("text") or "Your IT to-do", blocks=blocks)
         deliver(services, client, notices)
 
+    def handle_digest_open_action(ack: Ack) -> None:
+        ack()   # a link button: Slack opens the URL and still tells the app, which must answer 200
+
     app.action(DigestActionId.DONE.value)(handle_digest_done_action)
+    app.action(re.compile(r"^digest_open_"))(handle_digest_open_action)

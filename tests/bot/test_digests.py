@@ -194,3 +194,12 @@ def test_a_pending_approval_is_listed_only_to_those_who_may_still_decide_it(h, c
     later, _ = _digests(h).due((privileged.expires_at or MONDAY) + timedelta(days=1, hours=10))
     assert not [i for d in later for i in d.items if i.kind == "approval" and i.ref == privileged.id], \
         "an expired approval is nobody's to decide"
+
+
+def test_the_open_link_in_a_digest_is_acknowledged(h):
+    """Slack also sends the app a link button's click; an unanswered one shows the person an error."""
+    payload = {"type": "block_actions", "user": {"id": "U0IT1"}, "trigger_id": "t",
+               "container": {"type": "message", "channel_id": "D0IT1", "message_ts": "1.2"},
+               "channel": {"id": "D0IT1"}, "message": {"ts": "1.2", "text": "Your IT to-do", "blocks": []},
+               "actions": [{"type": "button", "action_id": "digest_open_task_7", "block_id": "b", "action_ts": "1"}]}
+    assert h.driver.interact(payload).status == 200
