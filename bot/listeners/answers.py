@@ -39,6 +39,9 @@ def register(app: App, services: Services) -> None:
                 raise HelpdeskError("Only the person who asked can open a request from this answer.")
             if record.request_id:
                 raise HelpdeskError(f"A request was already opened for this: IT-{record.request_id:05d}.")
+            # a double click (or two replicas) must open one request: the store's once-only key decides
+            if not services.store.mark_event_seen(f"answer-request:{record.id}"):
+                raise HelpdeskError("A request is already being opened for this.")
             if still_stuck:
                 record = helpdesk.answer_feedback(record.id, user, solved=False)
         except HelpdeskError as exc:

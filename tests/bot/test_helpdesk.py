@@ -358,3 +358,20 @@ def test_a_refused_post_in_the_sla_sweep_strands_nothing(h, clock):
     run_sla_sweep(h.services, client, due + timedelta(minutes=5))
     assert all(r.team_ts for r in h.services.store.list_requests()), "the missing card is posted again"
     assert len(posts(h.fake.calls[mark:], team_channel(h, "helpdesk_l2"))) == 1
+
+
+def test_a_double_click_on_still_stuck_opens_one_request(h):
+    import threading
+
+    calls = say(h, "U0ANA", "how do I set up an out of office reply in outlook?")
+    [answer] = posts(calls, "D0ANA")
+    value = buttons(answer)[ActionId.ANSWER_STUCK.value]
+    mark = len(h.fake.calls)
+    clicks = [threading.Thread(target=h.driver.click, args=("U0ANA", ActionId.ANSWER_STUCK.value, str(value)),
+                               kwargs={"channel": "D0ANA", "message_ts": answer.response["ts"]}) for _ in range(2)]
+    for t in clicks:
+        t.start()
+    for t in clicks:
+        t.join()
+    h.settle(after=mark)
+    assert len(h.services.store.list_requests()) == 1
