@@ -30,6 +30,8 @@ def digest_blocks(digest: Digest, policy: ReminderPolicy, tz: str) -> list[dict[
     for item in shown:
         due = item.due_at.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M") if item.due_at else ""
         when = {"approval": f"Waiting for your decision{' · expires ' + due if due else ''}",
+                "request_approval": f"<@{item.context}> is waiting for your approval: Approve or Deny in "
+                                    f"the message I sent you",
                 "escalation": f"Escalated to you: {item.context}"}.get(
             item.kind, f"{item.overdue_days} days overdue (due {due})" if item.overdue_days else f"Due today {due}")
         items.append({"kind": item.kind, "ref": item.ref, "title": item.title, "when": when, "link": _link(item.where)})
@@ -77,7 +79,9 @@ class Digests:
         digests = digests_due(now, tasks=tasks,
                               approvals=self.services.store.list_approvals(status="pending"),
                               owners_of=owners_of, approvers_of=approvers_of, lead_of=lambda t: teams.team(t).lead,
-                              cio=teams.team("cio").lead, timezone_of=timezone_of, policy=self.policy)
+                              cio=teams.team("cio").lead, timezone_of=timezone_of, policy=self.policy,
+                              request_approvals=[r for r in self.services.store.list_requests(open_only=True)
+                                                 if r.status == "awaiting_approval"])
         return digests, timezone_of
 
     def send(self, client: WebClient, now: datetime | None = None) -> int:

@@ -33,7 +33,7 @@ class ReminderPolicy:
 
 @dataclass(frozen=True)
 class Item:
-    kind: str              # task | approval | escalation
+    kind: str              # task | approval (a run's) | request_approval (a help-desk request's) | escalation
     title: str
     due_at: datetime | None
     overdue_days: int
@@ -80,7 +80,7 @@ def load_reminder_policy(config_dir: Path | str) -> ReminderPolicy:
 def digests_due(now: datetime, *, tasks: Iterable[tuple[Any, Any]], approvals: Iterable[Any],
                 owners_of: Callable[[Any], list[str]], approvers_of: Callable[[Any], list[str]],
                 lead_of: Callable[[str], str], cio: str, timezone_of: Callable[[str], str],
-                policy: ReminderPolicy) -> list[Digest]:
+                policy: ReminderPolicy, request_approvals: Iterable[Any] = ()) -> list[Digest]:
     """The digests to send at ``now``: everyone with something due or overdue, whose local time has passed
     ``send_at`` today on a working day. Nobody with nothing listed gets one."""
     items: dict[str, list[Item]] = {}
@@ -104,13 +104,18 @@ def digests_due(now: datetime, *, tasks: Iterable[tuple[Any, Any]], approvals: I
                     (approval.channel, approval.message_ts), "approval")
         for user in approvers_of(approval):
             items.setdefault(user, []).append(item)
+    for request in request_approvals:   # access, software or hardware requests waiting for their approver
+        if request.approver and request.approver != request.requester_slack_id:
+            items.setdefault(request.approver, []).append(
+                Item("request_approval", f"{request.number} · {request.summary}", None, 0, request.id,
+                     context=request.requester_slack_id))
     out = []
     for user, listed in items.items():
         local = now.astimezone(ZoneInfo(timezone_of(user)))
         if local.weekday() not in policy.working_days or local.time() < policy.send_at:
             continue
         unique = {(i.kind, i.ref): i for i in listed}
-        ordered = sorted(unique.values(), key=lambda i: (-i.overdue_days, i.kind != "approval", i.title))
+        ordered = sorted(unique.values(), key=lambda i: (-i.overdue_days, "approval" not in i.kind, i.title))
         out.append(Digest(user, local.date().isoformat(), tuple(ordered)))
     return out
 

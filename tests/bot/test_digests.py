@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import make_client
 from bot.devtools.harness import Harness
-from bot.digests import Digests
+from bot.digests import Digests, digest_blocks
 from bot.ids import DigestActionId
 from workflows.digest import load_reminder_policy
 from workflows.hr import parse_hr_event
@@ -203,3 +203,16 @@ def test_the_open_link_in_a_digest_is_acknowledged(h):
                "channel": {"id": "D0IT1"}, "message": {"ts": "1.2", "text": "Your IT to-do", "blocks": []},
                "actions": [{"type": "button", "action_id": "digest_open_task_7", "block_id": "b", "action_ts": "1"}]}
     assert h.driver.interact(payload).status == 200
+
+
+def test_a_help_desk_request_waiting_for_its_approver_is_in_the_approvers_digest(h, clock):
+    h.driver.dm("U0ANA", "I need access to the Finance shared drive please")
+    h.settle()
+    [request] = h.services.store.list_requests()
+    assert request.status == "awaiting_approval" and request.approver == "U0BEN"
+    listed, _ = _digests(h).due(MONDAY + timedelta(days=1, hours=10))
+    [digest] = [d for d in listed if d.user == "U0BEN"]
+    [item] = [i for i in digest.items if i.kind == "request_approval"]
+    assert item.ref == request.id and request.number in item.title
+    blocks = json.dumps(digest_blocks(digest, load_reminder_policy(CONFIG), "Europe/London"))
+    assert "waiting for your approval" in blocks and "<@U0ANA>" in blocks
