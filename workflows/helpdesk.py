@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from workflows.helpdesk_sla import SlaMixin, new_window
+from workflows.helpdesk_sla import SlaMixin, new_window, responded
 from workflows.models import AnswerRecord, ItRequest
 from workflows.triage import TriageResult
 
@@ -163,8 +163,8 @@ class Helpdesk(SlaMixin):
         self._require_open(request)
         if request.assignee == user:
             return request
-        first = request.first_response_at or self.clock()
-        saved = self.store.save_request(replace(request, assignee=user, status="in_progress", first_response_at=first))
+        saved = self.store.save_request(replace(request, assignee=user, status="in_progress",
+                                                **responded(request, self.clock())))
         self.store.audit(user, "request.claimed", f"request:{request.id}", {})
         return saved
 
@@ -174,8 +174,7 @@ class Helpdesk(SlaMixin):
         self._require_open(request)
         now = self.clock()
         saved = self.store.save_request(replace(request, status="resolved", resolved_at=now,
-                                                assignee=request.assignee or user,
-                                                first_response_at=request.first_response_at or now))
+                                                assignee=request.assignee or user, **responded(request, now)))
         self.store.audit(user, "request.resolved", f"request:{request.id}", {})
         return saved
 
@@ -204,15 +203,15 @@ class Helpdesk(SlaMixin):
         if not self.teams.is_member(request.team, assignee):
             raise HelpdeskError(f"<@{assignee}> is not in {self.teams.team(request.team).name}.")
         saved = self.store.save_request(replace(request, assignee=assignee, status="in_progress",
-                                                first_response_at=request.first_response_at or self.clock()))
+                                                **responded(request, self.clock())))
         self.store.audit(user, "request.reassigned", f"request:{request.id}", {"to": assignee})
         return saved
 
     def note_reply(self, request: ItRequest, user: str) -> ItRequest:
-        """A team member wrote to the employee: that is the first response if none came before."""
-        if request.first_response_at or not self.teams.is_member(request.team, user):
+        """A team member wrote to the employee: the tier's response (and the first one) if none came before."""
+        if request.answered_here or not self.teams.is_member(request.team, user):
             return request
-        return self.store.save_request(replace(request, first_response_at=self.clock()))
+        return self.store.save_request(replace(request, **responded(request, self.clock())))
 
     # approvals ------------------------------------------------------------------------
     def decide(self, request_id: int, user: str, approve: bool) -> ItRequest:

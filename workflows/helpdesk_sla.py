@@ -31,7 +31,12 @@ class SlaEvent:
 def new_window(at: datetime) -> dict[str, Any]:
     """The SLA fields of a request that has just reached a new tier at ``at``."""
     return {"sla_window_started_at": at, "sla_warned_at": None, "sla_window_breached_at": None,
-            "unanswered_at": None}
+            "unanswered_at": None, "tier_response_at": None}
+
+
+def responded(request: ItRequest, now: datetime) -> dict[str, Any]:
+    """The response fields once the tier holding ``request`` has claimed it or replied at ``now``."""
+    return {"first_response_at": request.first_response_at or now, "tier_response_at": request.tier_response_at or now}
 
 
 class SlaMixin:
@@ -62,7 +67,7 @@ class SlaMixin:
                 continue
             state = self.sla(request, now)
             request = self._record_breach(request, state, now)
-            if request.first_response_at is None and request.unanswered_at is None \
+            if not request.answered_here and request.unanswered_at is None \
                     and now > state.first_response_due:
                 request = self.store.save_request(replace(request, unanswered_at=now))
                 events.append(SlaEvent("unanswered", request, state.first_response_due))

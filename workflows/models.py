@@ -47,6 +47,13 @@ class ItRequest:
     sla_window_breached_at: datetime | None = None  # the current tier's window lapsed and was reported
     unanswered_at: datetime | None = None           # the current tier was told nobody had responded in time
     sla_started_at: datetime | None = None          # the SLA clock began: approval, for requests that needed one
+    tier_response_at: datetime | None = None        # the current tier first claimed it or replied
+
+    @property
+    def answered_here(self) -> bool:
+        """Has the tier holding it responded (claimed, replied, reassigned or resolved) in its window?"""
+        return self.tier_response_at is not None or (self.sla_window_started_at is None
+                                                     and self.first_response_at is not None)
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None

@@ -18,7 +18,7 @@ _REQUEST_FIELDS = ("requester_slack_id", "summary", "description", "intent", "to
                    "status", "assignee", "channel", "thread_ts", "source", "team_channel", "team_ts", "approver",
                    "first_response_at", "resolved_at", "sla_warned_at", "sla_breached_at", "escalations",
                    "sla_window_started_at", "sla_window_breached_at", "unanswered_at",
-                   "sla_started_at")
+                   "sla_started_at", "tier_response_at")
 _ANSWER_FIELDS = ("user_slack_id", "question", "intent", "topic", "outcome", "article_id", "request_id", "channel",
                   "thread_ts")
 OPEN_STATUSES = ("awaiting_approval", "open", "in_progress")

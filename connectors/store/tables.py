@@ -71,6 +71,7 @@ requests = Table(
     Column("sla_window_breached_at", UTCDateTime),
     Column("unanswered_at", UTCDateTime),
     Column("sla_started_at", UTCDateTime),
+    Column("tier_response_at", UTCDateTime),
     Index("ix_requests_team_thread", "team_channel", "team_ts"),
     Index("ix_requests_employee_thread", "channel", "thread_ts"),
 )

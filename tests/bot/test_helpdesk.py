@@ -212,6 +212,8 @@ def test_each_tier_gets_its_own_sla_window_and_the_last_tier_is_told_once(h, clo
         calls = sweep_at(helpdesk.due(r) + timedelta(minutes=1))
         moved = only_request(h)
         assert moved.team == tier and moved.sla_window_started_at == clock.now
+        assert not moved.answered_here, "the new tier has not responded yet"
+        moved = h.services.store.save_request(replace(moved, tier_response_at=clock.now))   # it picks it up
         due = helpdesk.due(moved)
         assert due > clock.now + timedelta(hours=4), f"{tier} gets a whole window of its own"
         [card, note] = posts(calls, team_channel(h, tier))
@@ -375,3 +377,14 @@ def test_a_double_click_on_still_stuck_opens_one_request(h):
         t.join()
     h.settle(after=mark)
     assert len(h.services.store.list_requests()) == 1
+
+
+def test_a_tier_that_never_responds_after_an_escalation_is_flagged_though_l1_had_answered(h, clock):
+    say(h, "U0ANA", "my laptop is broken, the keyboard stopped working")
+    r = _answered_at_once(h)
+    helpdesk, client = h.services.helpdesk, make_client(h.settings)
+    moved = helpdesk.escalate(r.id, h.services.teams.team(r.team).members[0]).request
+    due = helpdesk.sla(moved, clock.now).first_response_due
+    events = [e.kind for e in helpdesk.sla_sweep(due + timedelta(minutes=1))]
+    assert events.count("unanswered") == 1
+    assert not [e for e in helpdesk.sla_sweep(due + timedelta(minutes=2)) if e.kind == "unanswered"], "once"
