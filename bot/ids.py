@@ -31,6 +31,7 @@ class RunActionId(str, Enum):
     DENY = "run_deny"
     TASK_DONE = "run_task_done"
     TASK_CLAIM = "run_task_claim"
+    STOP = "run_stop"
 
 
 class RunCallbackId(str, Enum):

@@ -333,6 +333,26 @@ class Engine(ApprovalsMixin):
             return [Notice("run_done", done)]
         return []
 
+    def stop_run(self, run_id: int, user: str) -> list[Notice]:
+        """IT stops a run that should not go on (a wrong hire, a leaver who stays): nothing more is done or
+        posted for it, its open tasks are cancelled, and the person is free for a corrected event from HR.
+        What was already done in the directories stays as it is (and is listed on the progress card)."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise RunError("That run no longer exists.")
+        if user not in self.policy.it_approvers:
+            raise RunError("Only IT approvers can stop a run.")
+        if run.status not in ("active", "blocked"):
+            raise RunError(f"This run is already {run.status}.")
+        for step in self.store.list_steps(run.id):
+            if step.status in ("pending", "awaiting_approval", "task"):
+                self.store.save_step(replace(step, status="cancelled", lease_until=None), expect_status=step.status)
+        reason = f"stopped by <@{user}>"
+        stopped = self.store.save_run(replace(run, status="failed", blocked_reason=reason))
+        self.cancel_approvals(run.id)
+        self.store.audit(user, "run.stopped", f"run:{run.id}", {"by": user})
+        return [Notice("run_stopped", stopped, None, text=f"Stopped by <@{user}>: nothing more will be done for it.")]
+
     # people finishing tasks ------------------------------------------------------------------
     def manager_of_task(self, run: Run, step: RunStep) -> str | None:
         """The new hire's manager in Slack when this task is theirs (``assignee: manager``), else None."""

@@ -177,6 +177,10 @@ class ApprovalsMixin:
         an approval nobody can decide any more."""
         notices = []
         for approval in self.store.list_approvals(status="pending"):
+            run = self.store.get_run(approval.run_id) if approval.run_id else None
+            if run is not None and run.status not in ("active", "blocked"):   # its run ended (denied, stopped)
+                self.cancel_approvals(run.id)
+                continue
             if approval.expires_at and approval.expires_at < now:
                 expired = self.store.save_approval(replace(approval, status="expired"), expect={"status": "pending"},
                                                    columns=("status",))
@@ -189,3 +193,11 @@ class ApprovalsMixin:
                     notices.append(Notice("approval_expired", run, None, expired))
         return notices
 
+
+    def cancel_approvals(self, run_id: int) -> None:
+        """A run that ended leaves no approval to decide: its pending ones are cancelled (their cards then say
+        "already decided (cancelled)" when clicked)."""
+        for approval in self.store.list_approvals(status="pending"):
+            if approval.run_id == run_id:
+                self.store.save_approval(replace(approval, status="cancelled"), expect={"status": "pending"},
+                                         columns=("status",))

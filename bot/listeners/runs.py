@@ -156,6 +156,16 @@ def register(app: App, services: Services) -> None:
                                    OFFBOARD_FIELDS))
     app.view(RunCallbackId.ONBOARD_MODAL.value)(handle_run_submission)
     app.view(RunCallbackId.OFFBOARD_MODAL.value)(handle_run_submission)
+    def handle_run_stop_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        user = body["user"]["id"]
+        try:
+            notices = engine.stop_run(int(action["value"]), user)
+        except RunError as exc:
+            return client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=str(exc))
+        deliver(services, client, notices)
+
+    app.action(RunActionId.STOP.value)(handle_run_stop_action)
     app.action(RunActionId.APPROVE.value)(handle_run_decision_action)
     app.action(RunActionId.DENY.value)(handle_run_decision_action)
     app.action(RunActionId.TASK_DONE.value)(handle_task_done_action)

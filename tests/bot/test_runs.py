@@ -144,3 +144,21 @@ def test_hr_is_told_why_when_a_valid_form_cannot_start_a_run(harness, monkeypatc
     [told] = [c for c in calls if c.method == "chat.postMessage"]
     assert "could not start onboarding" in told.args["text"] and "already belongs to someone else" in told.args["text"]
     assert harness.services.store.list_runs() == []
+
+
+def test_the_progress_card_has_a_stop_button_for_it_approvers_only(harness):
+    start = date.today() + timedelta(days=21)
+    reply, calls = _submit(harness, HR, _hire(start))
+    [card] = _posts(calls, harness.services.run_policy.progress_channel)
+    stop = next(e for b in card.args["blocks"] if b["type"] == "actions" for e in b["elements"]
+                if e["action_id"] == RunActionId.STOP.value)
+    assert "confirm" in stop, "a stop is confirmed before it happens"
+    refused = _click(harness, HR, RunActionId.STOP, stop["value"], card)
+    assert any(c.method == "chat.postEphemeral" and "Only IT approvers" in c.args["text"] for c in refused)
+    calls = _click(harness, APPROVER, RunActionId.STOP, stop["value"], card)
+    [run] = harness.services.store.list_runs()
+    assert run.status == "failed"
+    [update] = [c for c in calls if c.method == "chat.update" and c.args["ts"] == card.response["ts"]]
+    shown = json.dumps(update.args["blocks"])
+    assert "Stopped" in shown and RunActionId.STOP.value not in shown
+    assert _posts(calls, harness.services.run_policy.approvals_channel)

@@ -573,3 +573,20 @@ def test_a_denied_onboarding_ends_and_hr_can_send_the_corrected_hire(services, c
     assert directories["ad"].find_user(username) is None and directories["entra"].find_user(username) is None
     corrected = services.engine.start_run(hire_event(event_id="hris-corrected-1", department="Marketing"))
     assert corrected.created and corrected.run_id != started.run_id
+
+
+def test_it_can_stop_a_run_and_hr_can_then_send_the_corrected_hire(services, clock):
+    started = services.engine.start_run(hire_event())
+    services.engine.tick("w1", clock.now)
+    with pytest.raises(RunError, match="Only IT approvers"):
+        services.engine.stop_run(started.run_id, "U0ANA")
+    [notice] = services.engine.stop_run(started.run_id, "U0IT2")
+    assert notice.kind == "run_stopped"
+    run = services.store.get_run(started.run_id)
+    assert run.status == "failed" and "<@U0IT2>" in run.blocked_reason
+    assert {s.status for s in services.store.list_steps(run.id)} <= {"cancelled", "done"}
+    assert not run_until_quiet(services.engine, clock, START + timedelta(days=2)), "nothing more happens"
+    with pytest.raises(RunError, match="already failed"):
+        services.engine.stop_run(started.run_id, "U0IT2")
+    again = services.engine.start_run(hire_event(event_id="hris-corrected-2", department="Marketing"))
+    assert again.created
