@@ -125,8 +125,8 @@ class GraphBase:
         if not refused:
             return
         user_id = refused[0].body["@odata.id"].rsplit("/", 1)[-1]
-        reply = self.http.send(Call("GET", f"/users/{user_id}/memberOf?$top=999", accept=ABSENT, id="memberOf"))
-        member_of = {g.get("id") for g in self.http.get_pages(reply, Call("GET", f"/users/{user_id}/memberOf"))}
+        listing = Call("GET", f"/users/{user_id}/memberOf?$top=999", accept=ABSENT, id="memberOf")
+        member_of = {g.get("id") for g in self.http.get_pages(self.http.send(listing), listing)}
         missing = [c.url.split("/")[2] for c in refused if c.url.split("/")[2] not in member_of]
         if missing:
             raise InvalidInputError(f"Graph refused adding the user to group(s) {', '.join(missing)} "

@@ -140,7 +140,7 @@ class Engine(ApprovalsMixin):
         """An unfinished run of this kind for the same person (same employee id, else same username)."""
         data = _jsonable(person)
         for run in self.store.list_runs():
-            if run.kind != kind or run.status not in ("active", "blocked"):
+            if run.kind != kind or not run.is_live:
                 continue
             for key in ("employee_id", "username"):
                 if data.get(key) and run.person.get(key) == data.get(key):
@@ -301,9 +301,15 @@ class Engine(ApprovalsMixin):
             return []
         reason = (f"{step.title}: {exc}. Nothing more will run for this hire: send them again with another "
                   f"username, or none to have one generated.")
+        return self._end_run(run, reason, "itbot", saved, step=step.step_key, error=str(exc))
+
+    def _end_run(self, run: Run, reason: str, actor: str, last: RunStep | None = None, **audit: Any) -> list[Notice]:
+        """The run stops here (status failed, which frees its person for a new run); no approval of it stays
+        pending."""
         stopped = self.store.save_run(replace(self.store.get_run(run.id), status="failed", blocked_reason=reason))
-        self.store.audit("itbot", "run.stopped", f"run:{run.id}", {"step": step.step_key, "error": str(exc)})
-        return [Notice("run_stopped", stopped, saved, text=reason)]
+        self.cancel_approvals(run.id)
+        self.store.audit(actor, "run.stopped", f"run:{run.id}", audit)
+        return [Notice("run_stopped", stopped, last, text=reason)]
 
     def _to_task(self, run: Run, step: RunStep, text: str, kind: str = "task") -> list[Notice]:
         saved = self._save(step, status="task", lease_until=None, result={"task": text})
@@ -324,11 +330,12 @@ class Engine(ApprovalsMixin):
         return saved
 
     def _maybe_finish(self, run: Run) -> list[Notice]:
-        if self.store.get_run(run.id).status not in ("active", "blocked"):   # a denied or stopped run stays so
+        current = self.store.get_run(run.id)
+        if not current.is_live:   # a denied or stopped run stays so
             return []
         steps = self.store.list_steps(run.id)
         if all(s.status in FINISHED for s in steps):
-            done = self.store.save_run(replace(self.store.get_run(run.id), status="done", blocked_reason=None))
+            done = self.store.save_run(replace(current, status="done", blocked_reason=None))
             self.store.audit("itbot", "run.done", f"run:{run.id}", {})
             return [Notice("run_done", done)]
         return []
@@ -342,16 +349,13 @@ class Engine(ApprovalsMixin):
             raise RunError("That run no longer exists.")
         if user not in self.policy.it_approvers:
             raise RunError("Only IT approvers can stop a run.")
-        if run.status not in ("active", "blocked"):
+        if not run.is_live:
             raise RunError(f"This run is already {run.status}.")
         for step in self.store.list_steps(run.id):
             if step.status in ("pending", "awaiting_approval", "task"):
                 self.store.save_step(replace(step, status="cancelled", lease_until=None), expect_status=step.status)
-        reason = f"stopped by <@{user}>"
-        stopped = self.store.save_run(replace(run, status="failed", blocked_reason=reason))
-        self.cancel_approvals(run.id)
-        self.store.audit(user, "run.stopped", f"run:{run.id}", {"by": user})
-        return [Notice("run_stopped", stopped, None, text=f"Stopped by <@{user}>: nothing more will be done for it.")]
+        [notice] = self._end_run(run, f"stopped by <@{user}>", user, by=user)
+        return [replace(notice, text=f"Stopped by <@{user}>: nothing more will be done for it.")]
 
     # people finishing tasks ------------------------------------------------------------------
     def manager_of_task(self, run: Run, step: RunStep) -> str | None:

@@ -168,6 +168,7 @@ class ApprovalsMixin:
             # and the person is free for a corrected event from HR
             stopped = self.store.save_run(replace(run, status="denied",
                                                   blocked_reason=f"account changes denied by <@{approval.decided_by}>"))
+            self.cancel_approvals(run.id)
             return [Notice("run_denied", stopped, None, approval)]
         return []
 
@@ -177,10 +178,6 @@ class ApprovalsMixin:
         an approval nobody can decide any more."""
         notices = []
         for approval in self.store.list_approvals(status="pending"):
-            run = self.store.get_run(approval.run_id) if approval.run_id else None
-            if run is not None and run.status not in ("active", "blocked"):   # its run ended (denied, stopped)
-                self.cancel_approvals(run.id)
-                continue
             if approval.expires_at and approval.expires_at < now:
                 expired = self.store.save_approval(replace(approval, status="expired"), expect={"status": "pending"},
                                                    columns=("status",))
@@ -192,7 +189,6 @@ class ApprovalsMixin:
                     self.store.audit("itbot", "approval.expired", f"run:{run.id}", {"approval": approval.id})
                     notices.append(Notice("approval_expired", run, None, expired))
         return notices
-
 
     def cancel_approvals(self, run_id: int) -> None:
         """A run that ended leaves no approval to decide: its pending ones are cancelled (their cards then say

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
+from workflows.models import LIVE_RUNS
+
 PAGE_SIZE = 10
 SECTIONS = ("requests", "tasks", "approvals", "queue", "pipeline")
 FINISHED_STEPS = ("done", "cancelled")
-LIVE_RUNS = ("active", "blocked")
 _FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
 

@@ -100,6 +100,11 @@ class AuditEntry:
     id: int | None = None
 
 
+# A run still under way: its steps are taken, its person has no second run. Ended: done, denied, failed
+# (stopped by IT, or the hire's username is someone else's).
+LIVE_RUNS = ("active", "blocked")
+
+
 @dataclass(frozen=True)
 class Run:
     """One onboarding, offboarding or role change of one person."""
@@ -110,7 +115,7 @@ class Run:
     effective_date: str              # ISO date the checklist counts from
     idempotency_key: str | None = None
     source: str = "slack"
-    status: str = "active"           # active | blocked | done | cancelled
+    status: str = "active"           # active | blocked (LIVE_RUNS) | done | denied | failed
     blocked_reason: str | None = None
     channel: str | None = None       # where the progress card lives
     thread_ts: str | None = None
@@ -118,6 +123,10 @@ class Run:
     id: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_RUNS
 
     @property
     def display_name(self) -> str:

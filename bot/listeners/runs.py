@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -108,10 +108,10 @@ def register(app: App, services: Services) -> None:
         ack()
         user = body["user"]["id"]
         approve = action["action_id"] == RunActionId.APPROVE.value
-        try:
-            approval, notices = engine.decide(int(action["value"]), user, approve)
-        except RunError as exc:
-            return client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=str(exc))
+        decided = _attempt(client, body, lambda: engine.decide(int(action["value"]), user, approve))
+        if decided is None:
+            return
+        approval, notices = decided
         run = services.store.get_run(approval.run_id)
         if approval.status == "pending":
             decision = f"IT approved by <@{user}>; waiting for Security." if approval.decided_by == user \
@@ -133,10 +133,9 @@ def register(app: App, services: Services) -> None:
     def handle_task_done_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
         user = body["user"]["id"]
-        try:
-            notices = engine.complete_task(int(action["value"]), user)
-        except RunError as exc:
-            return client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=str(exc))
+        notices = _attempt(client, body, lambda: engine.complete_task(int(action["value"]), user))
+        if notices is None:
+            return
         _redraw_task(client, body, services.store.get_step(int(action["value"])), f"done by <@{user}>")
         deliver(services, client, notices)
         _advance(client)
@@ -144,11 +143,15 @@ def register(app: App, services: Services) -> None:
     def handle_task_claim_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
         user = body["user"]["id"]
-        try:
-            step = engine.claim_task(int(action["value"]), user)
-        except RunError as exc:
-            return client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=str(exc))
-        _redraw_task(client, body, step, f"claimed by <@{user}>")
+        step = _attempt(client, body, lambda: engine.claim_task(int(action["value"]), user))
+        if step is not None:
+            _redraw_task(client, body, step, f"claimed by <@{user}>")
+
+    def handle_run_stop_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        notices = _attempt(client, body, lambda: engine.stop_run(int(action["value"]), body["user"]["id"]))
+        if notices is not None:
+            deliver(services, client, notices)
 
     app.command("/onboard")(_open(RunCallbackId.ONBOARD_MODAL.value, "Onboard a new hire", "Start onboarding",
                                   ONBOARD_FIELDS))
@@ -156,17 +159,17 @@ def register(app: App, services: Services) -> None:
                                    OFFBOARD_FIELDS))
     app.view(RunCallbackId.ONBOARD_MODAL.value)(handle_run_submission)
     app.view(RunCallbackId.OFFBOARD_MODAL.value)(handle_run_submission)
-    def handle_run_stop_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
-        ack()
-        user = body["user"]["id"]
-        try:
-            notices = engine.stop_run(int(action["value"]), user)
-        except RunError as exc:
-            return client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=str(exc))
-        deliver(services, client, notices)
-
     app.action(RunActionId.STOP.value)(handle_run_stop_action)
     app.action(RunActionId.APPROVE.value)(handle_run_decision_action)
     app.action(RunActionId.DENY.value)(handle_run_decision_action)
     app.action(RunActionId.TASK_DONE.value)(handle_task_done_action)
     app.action(RunActionId.TASK_CLAIM.value)(handle_task_claim_action)
+
+
+def _attempt(client: WebClient, body: dict, call: Callable[[], Any]) -> Any:
+    """An engine action for the person who clicked; a refusal (RunError) is shown to them alone and gives None."""
+    try:
+        return call()
+    except RunError as exc:
+        client.chat_postEphemeral(channel=body["channel"]["id"], user=body["user"]["id"], text=str(exc))
+        return None

@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.store.tables import approvals, checklist_runs, checklist_steps, digest_log, people
-from workflows.models import Approval, Run, RunStep
+from workflows.models import LIVE_RUNS, Approval, Run, RunStep
 
 log = logging.getLogger(__name__)
 _ANY: Any = object()   # expect_lease not given: the lease is not checked
@@ -158,7 +158,7 @@ class RunStoreMixin:
 
     def due_step_ids(self, now: datetime, limit: int = 50) -> list[int]:
         query = (select(checklist_steps.c.id).join(checklist_runs, checklist_runs.c.id == checklist_steps.c.run_id)
-                 .where(checklist_runs.c.status.in_(("active", "blocked")))
+                 .where(checklist_runs.c.status.in_(LIVE_RUNS))
                  .where(or_(and_(checklist_steps.c.status == "pending", checklist_steps.c.due_at <= now,
                                  or_(checklist_steps.c.next_attempt_at.is_(None),
                                      checklist_steps.c.next_attempt_at <= now)),
