@@ -1,8 +1,8 @@
-"""What people see of checklist runs: the approval card, task cards in team channels, the progress card."""
+"""What people see of checklist runs: the approval card, task cards in team channels, the progress card
+(sent through the outbox: bot/outbox.py, bot/outbox_kinds.py)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Iterable
 
 from slack_sdk import WebClient
@@ -47,56 +47,13 @@ def progress_blocks(services: Services, run: Run) -> list[dict]:
                   requester=_who(run.requested_by))
 
 
-def update_progress(services: Services, client: WebClient, run: Run) -> Run:
-    """Post the run's progress card once, then update it in place."""
-    run = services.store.get_run(run.id)
-    blocks = progress_blocks(services, run)
-    text = f"{run.kind.capitalize()} of {run.display_name}"
-    if run.channel and run.thread_ts:
-        client.chat_update(channel=run.channel, ts=run.thread_ts, text=text, blocks=blocks)
-        return run
-    reply = client.chat_postMessage(channel=services.run_policy.progress_channel, text=text, blocks=blocks)
-    return services.store.save_run(replace(run, channel=reply["channel"], thread_ts=reply["ts"]))
+def task_card(run: Run, step: RunStep, text: str) -> list[dict]:
+    return render("run_task", run=run, step=step, text=text)
 
 
-def post_task(services: Services, client: WebClient, run: Run, step: RunStep, text: str) -> None:
-    team = services.teams.team(step.team)
-    blocks = render("run_task", run=run, step=step, text=text)
-    reply = client.chat_postMessage(channel=team.channel, text=f"Task for {team.name}: {step.title} ({run.display_name})",
-                                    blocks=blocks)
-    manager = services.engine.manager_of_task(run, step)
-    if manager:  # the manager's own tasks also reach the manager directly
-        client.chat_postMessage(channel=manager, text=f"A task for you: {step.title} ({run.display_name})",
-                                blocks=blocks)
-    # only where the card is: a worker may be writing the step's other columns at this moment
-    services.store.save_step(replace(step, channel=reply["channel"], message_ts=reply["ts"]),
-                             columns=("channel", "message_ts"))
-
-
-def deliver(services: Services, client: WebClient, notices: Iterable[Notice]) -> None:
-    """Show every notice to the people concerned; each run's progress card is updated once at the end."""
-    touched: dict[int, Run] = {}
-    for notice in notices:
-        run = notice.run
-        touched[run.id] = run
-        if notice.kind == "approval_needed":
-            client.chat_postMessage(channel=services.run_policy.approvals_channel,
-                                    text=f"Approval needed: {notice.approval.summary}",
-                                    blocks=approval_blocks(services, run, notice.approval))
-        elif notice.kind in ("task", "step_failed"):
-            post_task(services, client, run, notice.step, notice.text)
-        elif notice.kind == "run_stopped":
-            client.chat_postMessage(channel=services.run_policy.approvals_channel,
-                                    text=f":octagonal_sign: {run.kind.capitalize()} of {run.display_name} stopped. "
-                                         f"{notice.text}")
-        elif notice.kind == "approval_expired":
-            lead = services.teams.team("cio").lead
-            client.chat_postMessage(channel=services.run_policy.approvals_channel,
-                                    text=f"<@{lead}>: nobody decided on “{notice.approval.summary}” in time, so "
-                                         f"that card has expired. I am asking again with a new card; "
-                                         f"please make sure someone decides it.")
-    for run in touched.values():
-        try:
-            update_progress(services, client, run)
-        except Exception as exc:  # the progress card is a view; losing one update loses nothing
-            log.warning("could not update a run's progress card", extra={"run": run.id, "error": repr(exc)})
+def deliver(services: Services, client: WebClient, notices: Iterable[Notice] = ()) -> int:
+    """Send what the outbox holds now. The notices themselves were written to the outbox with the changes
+    they announce (``notices`` is only what the caller was told; nothing is sent from it), so what a caller
+    that dies here would have sent is sent by the next sender instead. Returns how many were sent."""
+    from bot.outbox import OutboxSender
+    return OutboxSender(services, client).drain()

@@ -23,7 +23,7 @@ from workflows.checklist import Checklist
 from workflows.checklist_due import anchor_date, due_at, steps_for
 from workflows.directory import ConflictError, DirectoryError, Outcome, TransientError
 from workflows.hybrid import CLOUD_ACCOUNT_EXISTS, AwaitingSync
-from workflows.engine_approvals import PROTECTIVE, SYSTEM_NAMES, ApprovalsMixin, Notice, RunError
+from workflows.engine_approvals import PROTECTIVE, SYSTEM_NAMES, ApprovalsMixin, Notice, RunError, announce
 from workflows.models import Run, RunStep
 from workflows.run_actions import HandOver, perform
 
@@ -253,9 +253,10 @@ class Engine(ApprovalsMixin):
             step = keeper.step
             attempts = step.attempts + 1
             if attempts * self.sync_poll < self.sync_wait:
-                saved = self._retry_later(step, attempts, exc, now + self.sync_poll)
                 # the first wait is shown on the run's progress card; later polls change nothing to see
-                return [Notice("step_waiting", run, saved, text=str(exc))] if attempts == 1 and saved else []
+                said = [announce("step_waiting", run, step, text=str(exc))] if attempts == 1 else []
+                saved = self._retry_later(step, attempts, exc, now + self.sync_poll, announce=said)
+                return [Notice("step_waiting", run, saved, text=str(exc))] if said and saved else []
             return self._fail(run, replace(step, attempts=attempts), exc)
         except TransientError as exc:
             step = keeper.step
@@ -271,15 +272,17 @@ class Engine(ApprovalsMixin):
                 return self._stop(run, step, exc)
             return self._fail(run, replace(step, attempts=step.attempts + 1), exc)
         result = {"changes": [c.describe() for c in outcome.changes], "already_done": outcome.already_done}
-        saved = self._save(keeper.step, status="done", result=result, lease_until=None, done_by="itbot")
+        saved = self._save(keeper.step, status="done", result=result, lease_until=None, done_by="itbot",
+                           announce=[announce("step_done", run, step, text=step.title)])
         if saved is None:
             return []
         self.store.audit("itbot", "step.done", f"run:{run.id}", {"step": step.step_key, **result})
         return [Notice("step_done", run, saved, text=step.title)] + self._maybe_finish(run)
 
-    def _retry_later(self, step: RunStep, attempts: int, exc: DirectoryError, when: datetime) -> RunStep | None:
+    def _retry_later(self, step: RunStep, attempts: int, exc: DirectoryError, when: datetime,
+                     announce: list[Any] | None = None) -> RunStep | None:
         return self._save(step, status="pending", attempts=attempts, last_error=str(exc), lease_until=None,
-                          next_attempt_at=when)
+                          next_attempt_at=when, announce=announce or [])
 
     def _fail(self, run: Run, step: RunStep, exc: DirectoryError) -> list[Notice]:
         notices = self._to_task(run, replace(step, last_error=str(exc)),
@@ -303,26 +306,30 @@ class Engine(ApprovalsMixin):
                   f"username, or none to have one generated.")
         return self._end_run(run, reason, "itbot", saved, step=step.step_key, error=str(exc))
 
-    def _end_run(self, run: Run, reason: str, actor: str, last: RunStep | None = None, **audit: Any) -> list[Notice]:
+    def _end_run(self, run: Run, reason: str, actor: str, last: RunStep | None = None, *, said: str | None = None,
+                 **audit: Any) -> list[Notice]:
         """The run stops here (status failed, which frees its person for a new run); no approval of it stays
-        pending."""
-        stopped = self.store.save_run(replace(self.store.get_run(run.id), status="failed", blocked_reason=reason))
+        pending. ``said`` is what people are told (default: the reason)."""
+        said = said or reason
+        stopped = self.store.save_run(replace(self.store.get_run(run.id), status="failed", blocked_reason=reason),
+                                      announce=[announce("run_stopped", run, last, text=said)])
         self.cancel_approvals(run.id)
         self.store.audit(actor, "run.stopped", f"run:{run.id}", audit)
-        return [Notice("run_stopped", stopped, last, text=reason)]
+        return [Notice("run_stopped", stopped, last, text=said)]
 
     def _to_task(self, run: Run, step: RunStep, text: str, kind: str = "task") -> list[Notice]:
-        saved = self._save(step, status="task", lease_until=None, result={"task": text})
+        saved = self._save(step, status="task", lease_until=None, result={"task": text},
+                           announce=[announce(kind, run, step, text=text)])
         return [Notice(kind, run, saved, text=text)] if saved else []
 
-    def _save(self, claimed: RunStep, **changes: Any) -> RunStep | None:
+    def _save(self, claimed: RunStep, *, announce: list[Any] | None = None, **changes: Any) -> RunStep | None:
         """Record what came of a step this worker claimed: only if the claim (its lease) is still this one.
 
         ``claimed`` is the step as claimed (its ``lease_until`` is the claim's token) with any changes made on
         the way; ``changes`` are what to write. None when the step was meanwhile taken by another worker
         (this one overran its lease), in which case nothing is written."""
         saved = self.store.save_step(replace(claimed, **changes), expect_status="running",
-                                     expect_lease=claimed.lease_until)
+                                     expect_lease=claimed.lease_until, announce=announce or [])
         if saved is None:
             log.warning("lost the lease on a step; what this worker did is not recorded (the new owner's is kept)",
                         extra={"step": claimed.id, "step_key": claimed.step_key, "run": claimed.run_id,
@@ -335,7 +342,8 @@ class Engine(ApprovalsMixin):
             return []
         steps = self.store.list_steps(run.id)
         if all(s.status in FINISHED for s in steps):
-            done = self.store.save_run(replace(current, status="done", blocked_reason=None))
+            done = self.store.save_run(replace(current, status="done", blocked_reason=None),
+                                       announce=[announce("run_done", run)])
             self.store.audit("itbot", "run.done", f"run:{run.id}", {})
             return [Notice("run_done", done)]
         return []
@@ -354,8 +362,8 @@ class Engine(ApprovalsMixin):
         for step in self.store.list_steps(run.id):
             if step.status in ("pending", "awaiting_approval", "task"):
                 self.store.save_step(replace(step, status="cancelled", lease_until=None), expect_status=step.status)
-        [notice] = self._end_run(run, f"stopped by <@{user}>", user, by=user)
-        return [replace(notice, text=f"Stopped by <@{user}>: nothing more will be done for it.")]
+        return self._end_run(run, f"stopped by <@{user}>", user, by=user,
+                             said=f"Stopped by <@{user}>: nothing more will be done for it.")
 
     # people finishing tasks ------------------------------------------------------------------
     def manager_of_task(self, run: Run, step: RunStep) -> str | None:
@@ -389,7 +397,8 @@ class Engine(ApprovalsMixin):
         run = self.store.get_run(step.run_id)
         if not (self.teams.is_member(step.team, user) or user == self.manager_of_task(run, step)):
             raise RunError(f"Only {self.teams.team(step.team).name} can mark this done.")
-        saved = self.store.save_step(replace(step, status="done", done_by=user), expect_status="task")
+        saved = self.store.save_step(replace(step, status="done", done_by=user), expect_status="task",
+                                     announce=[announce("task_done", run, step, text=user)])
         if saved is None:
             raise RunError(f"This task is already {step.status}.")
         self.store.audit(user, "step.done_by_hand", f"run:{run.id}", {"step": step.step_key})

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from workflows.directory import DirectoryError
-from workflows.models import Approval, Run, RunStep
+from workflows.models import Announcement, Approval, Run, RunStep
 from workflows.run_actions import HandOver, perform
 
 SYSTEM_NAMES = {"ad": "Active Directory", "entra": "Entra ID"}
@@ -33,6 +33,13 @@ class Notice:
     step: RunStep | None = None
     approval: Approval | None = None
     text: str = ""
+
+
+def announce(kind: str, run: Run, step: RunStep | None = None, approval_id: int | None = None,
+             text: str = "") -> Announcement:
+    """The outbox row of a notice, written with the change it announces (see connectors/store/outbox.py)."""
+    return Announcement(f"run:{run.id}", kind, {"run_id": run.id, "step_id": step.id if step else None,
+                                                 "approval_id": approval_id, "text": text})
 
 
 def _show(value: Any) -> Any:
@@ -75,7 +82,8 @@ class ApprovalsMixin:
         approval = self.store.create_approval(Approval(
             subject=f"run:{run.id}", requested_by=run.requested_by, needs_security=spec.privileged,
             plan={"steps": plan}, summary=f"{run.kind.capitalize()} of {run.display_name}: {len(plan)} account change(s)",
-            run_id=run.id, expires_at=now + self.policy.expire_after))
+            run_id=run.id, expires_at=now + self.policy.expire_after),
+            announce=lambda approval_id: [announce("approval_needed", run, step, approval_id)])
         for s in waiting:
             if s.id == step.id:
                 self._save(step, approval_id=approval.id, status="awaiting_approval", lease_until=None)
@@ -162,12 +170,14 @@ class ApprovalsMixin:
                     self.store.save_step(replace(step, status="denied", lease_until=None), expect_status=step.status,
                                          expect_lease=step.lease_until)
             if approval.needs_security:   # admin rights refused: the rest of the run may still be wanted
-                self.store.save_run(replace(run, status="blocked", blocked_reason="privileged access denied"))
+                self.store.save_run(replace(run, status="blocked", blocked_reason="privileged access denied"),
+                                    announce=[announce("run_denied", run, approval_id=approval.id)])
                 return [Notice("run_denied", run, None, approval)]
             # IT refused the run's account changes: the run ends here (nothing more is posted or done for it)
             # and the person is free for a corrected event from HR
             stopped = self.store.save_run(replace(run, status="denied",
-                                                  blocked_reason=f"account changes denied by <@{approval.decided_by}>"))
+                                                  blocked_reason=f"account changes denied by <@{approval.decided_by}>"),
+                                          announce=[announce("run_denied", run, approval_id=approval.id)])
             self.cancel_approvals(run.id)
             return [Notice("run_denied", stopped, None, approval)]
         return []
@@ -179,10 +189,11 @@ class ApprovalsMixin:
         notices = []
         for approval in self.store.list_approvals(status="pending"):
             if approval.expires_at and approval.expires_at < now:
+                run = self.store.get_run(approval.run_id)
                 expired = self.store.save_approval(replace(approval, status="expired"), expect={"status": "pending"},
-                                                   columns=("status",))
+                                                   columns=("status",),
+                                                   announce=[announce("approval_expired", run, approval_id=approval.id)])
                 if expired:
-                    run = self.store.get_run(approval.run_id)
                     for step in self.store.list_steps(run.id):
                         if step.approval_id == approval.id and step.status in ("pending", "awaiting_approval"):
                             self.store.save_step(replace(step, approval_id=None, status="pending", lease_until=None))

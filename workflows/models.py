@@ -178,3 +178,13 @@ class Approval:
     message_ts: str | None = None
     id: int | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """Something itbot has to tell people, stored in the same transaction as the change it announces (the
+    outbox). Announcements of one ``stream`` (a run, a request) are delivered in the order they were made."""
+
+    stream: str                      # e.g. "run:12", "request:7"
+    kind: str                        # what happened: task, approval_needed, sla_warning, …
+    payload: dict[str, Any] = field(default_factory=dict)   # plain JSON: the ids and text to say it with

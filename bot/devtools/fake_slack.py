@@ -183,7 +183,7 @@ def _parse_args(raw: str, content_type: str, path: str) -> dict[str, Any]:
         args.update(json.loads(raw))
     elif raw:
         args.update(parse_qsl(raw, keep_blank_values=True))
-    for key in ("blocks", "view", "attachments"):
+    for key in ("blocks", "view", "attachments", "metadata"):
         if isinstance(args.get(key), str):
             try:
                 args[key] = json.loads(args[key])

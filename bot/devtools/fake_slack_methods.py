@@ -83,8 +83,33 @@ def chat_post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]
     with state._lock:
         message = {"channel": channel, "ts": state.next_ts(), "text": args.get("text", ""),
                    "blocks": args.get("blocks") or [], "thread_ts": args.get("thread_ts"), "user": state.bot_user_id}
+        if isinstance(args.get("metadata"), dict):
+            message["metadata"] = args["metadata"]
         state.messages.append(message)
     return {"ok": True, "channel": channel, "ts": message["ts"], "message": {**message, "type": "message"}}
+
+
+def _history(state: SlackState, args: dict[str, Any], keep: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    channel = args.get("channel", "")
+    if not _channel_ok(state, channel) or channel in state.users:
+        return _error("channel_not_found")
+    oldest = float(args.get("oldest") or 0)
+    with state._lock:
+        found = [dict(m) for m in state.messages if m["channel"] == channel and float(m["ts"]) >= oldest and keep(m)]
+    if not str(args.get("include_all_metadata", "")).lower() in ("true", "1"):
+        for message in found:
+            message.pop("metadata", None)
+    return {"ok": True, "messages": found[-int(args.get("limit") or 100):], "has_more": False}
+
+
+def conversations_history(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    """The channel's top-level messages (newest last here; Slack lists newest first, callers must not care)."""
+    return _history(state, args, lambda m: not m.get("thread_ts"))
+
+
+def conversations_replies(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    parent = args.get("ts")
+    return _history(state, args, lambda m: m["ts"] == parent or m.get("thread_ts") == parent)
 
 
 def chat_update(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
@@ -194,6 +219,8 @@ METHODS: dict[str, Callable[[SlackState, dict[str, Any]], dict[str, Any]]] = {
     "chat.postEphemeral": chat_post_ephemeral,
     "chat.getPermalink": chat_get_permalink,
     "conversations.open": conversations_open,
+    "conversations.history": conversations_history,
+    "conversations.replies": conversations_replies,
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,
     "usergroups.users.list": usergroups_users_list,

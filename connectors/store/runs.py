@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connectors.store.outbox import enqueue
 from connectors.store.tables import approvals, checklist_runs, checklist_steps, digest_log, people
-from workflows.models import LIVE_RUNS, Approval, Run, RunStep
+from workflows.models import LIVE_RUNS, Announcement, Approval, Run, RunStep
 
 log = logging.getLogger(__name__)
 _ANY: Any = object()   # expect_lease not given: the lease is not checked
@@ -105,10 +106,12 @@ class RunStoreMixin:
         with self.engine.connect() as conn:
             return [_run(r) for r in conn.execute(query).mappings()]
 
-    def save_run(self, run: Run) -> Run:
-        values = {k: getattr(run, k) for k in _RUN}
+    def save_run(self, run: Run, *, announce: Iterable[Announcement] = (), columns: Iterable[str] | None = None) -> Run:
+        """Write a run (``columns``: only those); ``announce`` goes to the outbox in the same transaction."""
+        values = {k: getattr(run, k) for k in (_RUN if columns is None else columns)}
         with self.engine.begin() as conn:
             conn.execute(update(checklist_runs).where(checklist_runs.c.id == run.id).values(**values, updated_at=_now()))
+            enqueue(conn, announce)
         return self.get_run(run.id)
 
     def runs_with_steps(self, statuses: Iterable[str]) -> list[tuple[Run, list[RunStep]]]:
@@ -140,9 +143,10 @@ class RunStoreMixin:
         return _step(row) if row else None
 
     def save_step(self, step: RunStep, *, expect_status: str | None = None, expect_lease: datetime | None = _ANY,
-                  columns: Iterable[str] | None = None) -> RunStep | None:
+                  columns: Iterable[str] | None = None, announce: Iterable[Announcement] = ()) -> RunStep | None:
         """Write a step; with ``expect_status`` only if it is still in that status, with ``expect_lease`` only if
-        its lease is still that one (None: no lease), else None. ``columns`` writes only those columns."""
+        its lease is still that one (None: no lease), else None. ``columns`` writes only those columns.
+        ``announce`` goes to the outbox in the same transaction, only if the step was written."""
         query = update(checklist_steps).where(checklist_steps.c.id == step.id)
         if expect_status:
             query = query.where(checklist_steps.c.status == expect_status)
@@ -154,6 +158,8 @@ class RunStoreMixin:
             values = {k: values[k] for k in columns}
         with self.engine.begin() as conn:
             changed = conn.execute(query.values(**values, updated_at=_now())).rowcount
+            if changed:
+                enqueue(conn, announce)
         return self.get_step(step.id) if changed else None
 
     def due_step_ids(self, now: datetime, limit: int = 50) -> list[int]:
@@ -199,10 +205,14 @@ class RunStoreMixin:
         return replace(step, lease_until=until)
 
     # approvals ----------------------------------------------------------------------
-    def create_approval(self, approval: Approval) -> Approval:
+    def create_approval(self, approval: Approval, *, announce: Callable[[int], Iterable[Announcement]] | None = None
+                        ) -> Approval:
+        """Store an approval; ``announce(new_id)`` gives what to add to the outbox in the same transaction."""
         with self.engine.begin() as conn:
             new_id = conn.execute(insert(approvals).values(
                 **{k: getattr(approval, k) for k in _APPROVAL}, created_at=_now()).returning(approvals.c.id)).scalar_one()
+            if announce is not None:
+                enqueue(conn, announce(new_id))
         return self.get_approval(new_id)
 
     def get_approval(self, approval_id: int) -> Approval | None:
@@ -218,7 +228,7 @@ class RunStoreMixin:
             return [_approval(r) for r in conn.execute(query).mappings()]
 
     def save_approval(self, approval: Approval, *, expect: dict[str, Any] | None = None,
-                      columns: Iterable[str] | None = None) -> Approval | None:
+                      columns: Iterable[str] | None = None, announce: Iterable[Announcement] = ()) -> Approval | None:
         """Write an approval; with ``expect`` only if those columns still hold those values (else None).
 
         ``columns`` writes only those columns, so two decisions on different halves of a privileged approval
@@ -229,6 +239,8 @@ class RunStoreMixin:
         names = _APPROVAL if columns is None else list(columns)
         with self.engine.begin() as conn:
             changed = conn.execute(query.values(**{k: getattr(approval, k) for k in names})).rowcount
+            if changed:
+                enqueue(conn, announce)
         return self.get_approval(approval.id) if changed else None
 
     # daily digests -------------------------------------------------------------------

@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connectors.store.outbox import SqlOutbox, enqueue
 from connectors.store.runs import RunStoreMixin
 from connectors.store.tables import answer_log, audit_log, people, processed_events, requests
-from workflows.models import AnswerRecord, AuditEntry, ItRequest, Person
+from workflows.models import Announcement, AnswerRecord, AuditEntry, ItRequest, Person
 from workflows.redact import scrub
 
 _PERSON_FIELDS = ("slack_user_id", "email", "display_name", "timezone", "department", "title")
@@ -31,6 +32,7 @@ def _now() -> datetime:
 class SqlStore(RunStoreMixin):
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.outbox = SqlOutbox(engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -78,7 +80,8 @@ class SqlStore(RunStoreMixin):
         return person.manager_slack_id if person else None
 
     # requests ---------------------------------------------------------------
-    def save_request(self, request: ItRequest) -> ItRequest:
+    def save_request(self, request: ItRequest, *, announce: Iterable[Announcement] = ()) -> ItRequest:
+        """Insert or update a request; ``announce`` goes to the outbox in the same transaction."""
         values = {f: getattr(request, f) for f in _REQUEST_FIELDS}
         values["priority_reasons"] = "\n".join(request.priority_reasons)
         now = _now()
@@ -92,6 +95,7 @@ class SqlStore(RunStoreMixin):
                 if not found:
                     raise LookupError(f"request {request.id} does not exist")
                 new_id = request.id
+            enqueue(conn, announce)
             row = conn.execute(select(requests).where(requests.c.id == new_id)).mappings().one()
         return _request(row)
 

@@ -171,6 +171,26 @@ processed_events = Table(
     Column("seen_at", UTCDateTime, nullable=False, index=True),
 )
 
+# What itbot has to tell people, written in the same transaction as the change it announces (see
+# connectors/store/outbox.py): a sender delivers each row, in order within its stream, and marks it sent.
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("stream", String(64), nullable=False),        # rows of one stream go out in order: "run:12"
+    Column("kind", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(10), nullable=False),        # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime),
+    Column("parts", JSON),                               # the Slack messages already made: part → [channel, ts]
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_stream", "stream", "id"),
+)
+
 digest_log = Table(
     "digest_log", metadata,
     Column("user_slack_id", String(32), primary_key=True),
