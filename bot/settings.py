@@ -76,6 +76,8 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "json"
     http_timeout: float = 10.0
+    outbox_lease: float = 120.0      # seconds a sender holds an outbox row before another may take it again
+    worker_poll: float = 2.0         # seconds between the worker's looks for due steps and messages to send
     org: OrgConfig = field(default_factory=OrgConfig)
     directory: DirectoryPolicy = field(default_factory=DirectoryPolicy)
     # Active Directory (all None: not configured)
@@ -147,6 +149,8 @@ class Settings:
             log_level=_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS),
             log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
             http_timeout=_float(env, "ITBOT_HTTP_TIMEOUT", 10.0, 0.1, 300.0),
+            outbox_lease=_float(env, "ITBOT_OUTBOX_LEASE", 120.0, 1.0, 3600.0),
+            worker_poll=_float(env, "ITBOT_WORKER_POLL", 2.0, 0.05, 60.0),
             org=load_org(config_dir),
             directory=load_directory_policy(config_dir),
             **_active_directory(env),

@@ -41,6 +41,7 @@ class FakeSlack:
         self.socket: SocketModePeer | None = SocketModePeer(app_id=app_id) if app_token else None
         self.calls: list[Call] = []
         self._faults: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
+        self.slow: dict[str, float] = {}   # method → seconds to wait before answering (after acting on the call)
         self._lock = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
 
@@ -130,6 +131,8 @@ class FakeSlack:
                 status, body, headers = 200, METHODS[method](self.state, args), {}
             self.calls.append(Call(method, args, token, status=status, response=body))
             self._lock.notify_all()
+        if self.slow.get(method):   # the call took effect; its answer is late (a caller may die waiting)
+            time.sleep(self.slow[method])
         return status, body, headers
 
     def _refuse_token(self, method: str, token: str | None) -> str | None:
