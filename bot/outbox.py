@@ -119,10 +119,11 @@ def _call(make: Callable[[], Any]) -> Any:
 
 
 class OutboxSender:
-    def __init__(self, services: Any, client: WebClient, *, lease: timedelta = timedelta(minutes=2),
+    def __init__(self, services: Any, client: WebClient, *, lease: timedelta | None = None,
                  max_attempts: int = 12, clock: Callable[[], datetime] = _utcnow):
         from bot.outbox_kinds import HANDLERS
 
+        lease = lease or timedelta(seconds=getattr(services, "outbox_lease", 120.0))
         self.services, self.client, self.lease, self.max_attempts = services, client, lease, max_attempts
         self.outbox = services.store.outbox
         self.clock = clock

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
+from bot.jobs import SLA_HANDLERS
 from bot.outbox import Delivery
 from bot.run_notify import approval_blocks, progress_blocks, task_card
 
@@ -95,4 +96,5 @@ HANDLERS: dict[str, Callable[[Delivery], None]] = {
         "<@{lead}>: nobody decided on “{summary}” in time, so that card has expired. I am asking again with a "
         "new card; please make sure someone decides it.")),
     **{kind: _run_notice(_nothing) for kind in ("run_denied", "run_done", "step_done", "step_waiting", "task_done")},
+    **SLA_HANDLERS,
 }

@@ -26,11 +26,9 @@ log = logging.getLogger(__name__)
 class WorkerLoop:
     """Ticks the engine and drains the outbox, every ``poll`` seconds or when woken."""
 
-    def __init__(self, services: Any, client: Any, *, name: str, poll: float = 2.0, outbox_lease: float = 120.0):
-        from datetime import timedelta
-
+    def __init__(self, services: Any, client: Any, *, name: str, poll: float = 2.0):
         self.services, self.name, self.poll = services, name, poll
-        self.sender = OutboxSender(services, client, lease=timedelta(seconds=outbox_lease))
+        self.sender = OutboxSender(services, client)
         self._wake = threading.Event()
         self._lock = threading.Condition()
         self._asked = self._done = 0   # wake-ups asked for, and passes begun after the latest of them
@@ -84,8 +82,7 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
     services = build_services(settings)
     name = f"{socket.gethostname()}:{os.getpid()}"
-    loop = WorkerLoop(services, make_client(settings), name=name, poll=settings.worker_poll,
-                      outbox_lease=settings.outbox_lease)
+    loop = WorkerLoop(services, make_client(settings), name=name, poll=settings.worker_poll)
     stop = threading.Event()
 
     def _stop(*_: Any) -> None:

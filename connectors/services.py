@@ -25,6 +25,7 @@ class Services:
     run_policy: RunPolicy
     directories: Mapping[str, Any] = field(default_factory=dict)
     reminders: Any = None   # config/reminders.yaml (workflows.digest.ReminderPolicy), validated at start-up
+    outbox_lease: float = 120.0   # seconds an outbox sender holds a row (ITBOT_OUTBOX_LEASE)
 
     @property
     def teams(self) -> Any:
@@ -122,4 +123,5 @@ def build_services(settings: Any, *, clock: Any = None, directories: Mapping[str
                     choose_username=_username_chooser(config_dir, directories),
                     directory_policy=getattr(settings, "directory", None), **extra)
     return Services(store=store, org=settings.org, helpdesk=helpdesk, engine=engine, run_policy=policy,
-                    directories=directories, reminders=everything["reminders"])
+                    directories=directories, reminders=everything["reminders"],
+                    outbox_lease=getattr(settings, "outbox_lease", 120.0))

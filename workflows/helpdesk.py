@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from workflows.helpdesk_sla import SlaMixin, new_window, responded
-from workflows.models import AnswerRecord, ItRequest
+from workflows.models import Announcement, AnswerRecord, ItRequest
 from workflows.triage import TriageResult
 
 SUMMARY_LIMIT = 300
@@ -179,8 +179,11 @@ class Helpdesk(SlaMixin):
         return saved
 
     def escalate(self, request_id: int, user: str | None, *, reason: str = "escalated",
-                 at: datetime | None = None) -> Escalated:
-        """Move the request to the next tier, which gets its own SLA window from ``at`` (default: now)."""
+                 at: datetime | None = None, announce: dict[str, Any] | None = None) -> Escalated:
+        """Move the request to the next tier, which gets its own SLA window from ``at`` (default: now).
+
+        ``announce`` (a kind and payload) is stored in the outbox with the move, completed with the teams and
+        the previous tier's card."""
         request = self._load(request_id)
         if user is not None:
             self._require_member(request, user, "escalate")
@@ -188,9 +191,14 @@ class Helpdesk(SlaMixin):
         target = self.teams.next_tier(request.team)
         if target is None:
             raise HelpdeskError(f"{self.teams.team(request.team).name} is the last tier; reassign it instead.")
+        said = []
+        if announce is not None:
+            payload = {**announce, "request_id": request.id, "from_team": request.team, "to_team": target,
+                       "from_card": [request.team_channel, request.team_ts]}
+            said = [Announcement(f"request:{request.id}", payload.pop("kind"), payload)]
         saved = self.store.save_request(replace(
             request, team=target, team_channel=self.teams.team(target).channel, team_ts=None, assignee=None,
-            status="open", escalations=request.escalations + 1, **new_window(at or self.clock())))
+            status="open", escalations=request.escalations + 1, **new_window(at or self.clock())), announce=said)
         self.store.audit(user or "itbot", "request.escalated", f"request:{request.id}",
                          {"from": request.team, "to": target, "reason": reason})
         return Escalated(saved, self.teams.team(request.team), self.teams.team(target),

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from workflows.models import ItRequest
+from workflows.models import Announcement, ItRequest
 from workflows.sla import SlaState, sla_state
 
 if TYPE_CHECKING:
@@ -26,6 +26,13 @@ class SlaEvent:
     request: ItRequest
     due_at: datetime            # the end of the window at risk or run out, or the first response's due time
     escalation: Escalated | None = None
+
+    @staticmethod
+    def announce(kind: str, request: ItRequest, due_at: datetime) -> Announcement:
+        """The outbox row that tells people, written with the flag that says it was told."""
+        return Announcement(f"request:{request.id}", f"sla_{kind}",
+                            {"request_id": request.id, "due_at": due_at.isoformat(),
+                             "card": [request.team_channel, request.team_ts]})   # the flagged tier's thread
 
 
 def new_window(at: datetime) -> dict[str, Any]:
@@ -69,14 +76,18 @@ class SlaMixin:
             request = self._record_breach(request, state, now)
             if not request.answered_here and request.unanswered_at is None \
                     and now > state.first_response_due:
-                request = self.store.save_request(replace(request, unanswered_at=now))
-                events.append(SlaEvent("unanswered", request, state.first_response_due))
+                due = state.first_response_due
+                request = self.store.save_request(replace(request, unanswered_at=now),
+                                                  announce=[SlaEvent.announce("unanswered", request, due)])
+                events.append(SlaEvent("unanswered", request, due))
             if state.breached:
                 if request.sla_window_breached_at is None:
                     events.append(self._lapsed(request, state.resolution_due, now))
             elif state.warning and request.sla_warned_at is None:
-                saved = self.store.save_request(replace(request, sla_warned_at=now))
-                events.append(SlaEvent("warning", saved, state.resolution_due))
+                due = state.resolution_due
+                saved = self.store.save_request(replace(request, sla_warned_at=now),
+                                                announce=[SlaEvent.announce("warning", request, due)])
+                events.append(SlaEvent("warning", saved, due))
         return events
 
     def _record_breach(self, request: ItRequest, window: SlaState, now: datetime) -> ItRequest:
@@ -94,7 +105,9 @@ class SlaMixin:
         self.store.audit("itbot", "request.sla_window_lapsed", f"request:{request.id}",
                          {"team": request.team, "due": due.isoformat()})
         if self.teams.next_tier(request.team):
-            escalation = self.escalate(request.id, None, reason="SLA breach", at=now)
+            escalation = self.escalate(request.id, None, reason="SLA breach", at=now,
+                                       announce={"kind": "sla_escalated", "due_at": due.isoformat()})
             return SlaEvent("breach", escalation.request, due, escalation)
-        saved = self.store.save_request(replace(request, sla_window_breached_at=now))
+        saved = self.store.save_request(replace(request, sla_window_breached_at=now),
+                                        announce=[SlaEvent.announce("breach", request, due)])
         return SlaEvent("breach", saved, due)
