@@ -79,10 +79,16 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from datetime import date
+    from pathlib import Path
+
     from connectors.services import load_config
+    from workflows.teams import CONFIG_FILE as TEAMS_FILE
 
     settings = Settings.from_env(require_slack=False)
     config = load_config(settings.config_dir)
+    for warning in config["teams"].holiday_warnings(date.today()):
+        print(f"itbot: warning: {Path(settings.config_dir) / TEAMS_FILE}: {warning}", file=sys.stderr)
     steps = sum(len(c.steps) for c in config["checklists"].values())
     print(f"config in {settings.config_dir} is valid: {len(config['kb'])} articles, {len(config['checklists'])} "
           f"checklists ({steps} steps)")

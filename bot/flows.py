@@ -6,7 +6,7 @@ import logging
 from slack_sdk import WebClient
 
 from bot.notify import announce_opened
-from bot.render import render
+from bot.render import render, slack_escape
 from connectors.services import Services
 from workflows.conversation import capabilities, small_talk
 from workflows.helpdesk import Understanding
@@ -90,6 +90,6 @@ def relay(services: Services, client: WebClient, r: ItRequest, *, user: str, tex
                                            f"yours stays in this thread.")
             return
         services.helpdesk.note_reply(r, user)
-        client.chat_postMessage(channel=r.channel, thread_ts=r.thread_ts, text=f"<@{user}> (IT): {text}")
+        client.chat_postMessage(channel=r.channel, thread_ts=r.thread_ts, text=f"<@{user}> (IT): {slack_escape(text)}")
     elif r.team_channel and r.team_ts:
-        client.chat_postMessage(channel=r.team_channel, thread_ts=r.team_ts, text=f"<@{user}>: {text}")
+        client.chat_postMessage(channel=r.team_channel, thread_ts=r.team_ts, text=f"<@{user}>: {slack_escape(text)}")

@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 
 from bot.home_ids import HOME_PAGE_BLOCK, HomeActionId
 from bot.notify import status_text
-from bot.render import render
+from bot.render import mention, render
 from connectors.services import Services
 from workflows.conversation import capabilities
 from workflows.home import (LIVE_RUNS, Roles, approval_role, encode_pages, my_tasks, page_of, page_value,
@@ -38,10 +38,6 @@ def slack_date(moment: datetime | None) -> str:
         return "—"
     fallback = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment.tzinfo else str(moment)
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
-
-
-def _who(user: str | None) -> str:
-    return f"<@{user}>" if user and user[:1] in "UW" and user.isalnum() else (user or "—")
 
 
 class _LiveRuns:
@@ -92,7 +88,7 @@ class _Sections:
             return {"title": step.title, "person": run.display_name, "kind": run.kind, "date": run.effective_date,
                     "team": self._team_name(step.team), "due": slack_date(step.due_at),
                     "overdue": bool(step.due_at and step.due_at < self.now),
-                    "owner": _who(step.owner_slack_id) if step.owner_slack_id else "",
+                    "owner": mention(step.owner_slack_id) if step.owner_slack_id else "",
                     "channel": team.channel if team else ""}
         return found, show, ""
 
@@ -113,10 +109,10 @@ class _Sections:
         def show(entry: tuple) -> dict:
             kind, record, run, role = entry
             if kind == "request":
-                return {"kind": kind, "number": record.number, "requester": _who(record.requester_slack_id),
+                return {"kind": kind, "number": record.number, "requester": mention(record.requester_slack_id),
                         "summary": record.summary, "team": self._team_name(record.team)}
             return {"kind": kind, "summary": record.summary or f"Run {record.run_id}", "role": role,
-                    "requester": _who(record.requested_by), "expires": slack_date(record.expires_at),
+                    "requester": mention(record.requested_by), "expires": slack_date(record.expires_at),
                     "channel": channel}
         return found, show, ""
 
@@ -147,7 +143,7 @@ class _Sections:
             done, total = progress(self.live.steps.get(run.id, ()))
             return {"name": run.display_name, "kind": run.kind, "date": run.effective_date, "status": run.status,
                     "reason": run.blocked_reason or "", "done": done, "total": total,
-                    "requester": _who(run.requested_by)}
+                    "requester": mention(run.requested_by)}
         blocked = sum(run.status == "blocked" for run in found)
         return found, show, f"{blocked} blocked" if blocked else ""
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.render import render
+from bot.render import render, slack_escape
 from workflows.helpdesk import Helpdesk
 from workflows.models import ItRequest
 
@@ -40,7 +40,7 @@ def card_blocks(helpdesk: Helpdesk, r: ItRequest) -> list[dict]:
 
 
 def card_text(r: ItRequest) -> str:
-    return f"{r.number} ({r.priority}) from <@{r.requester_slack_id}>: {r.summary}"
+    return f"{r.number} ({r.priority}) from <@{r.requester_slack_id}>: {slack_escape(r.summary)}"
 
 
 def post_team_card(client: WebClient, helpdesk: Helpdesk, r: ItRequest) -> ItRequest:

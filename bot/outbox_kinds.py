@@ -6,6 +6,7 @@ from typing import Callable
 
 from bot.jobs import SLA_HANDLERS
 from bot.outbox import Delivery
+from bot.render import slack_escape
 from bot.run_notify import approval_blocks, progress_blocks, task_card
 
 
@@ -33,7 +34,7 @@ def _approval_needed(delivery: Delivery) -> None:
         return
     run = services.store.get_run(approval.run_id)
     channel, ts = delivery.post("card", channel=services.run_policy.approvals_channel,
-                                text=f"Approval needed: {approval.summary}",
+                                text=f"Approval needed: {slack_escape(approval.summary)}",
                                 blocks=approval_blocks(services, run, approval))
     services.store.save_approval(replace(approval, channel=channel, message_ts=ts), columns=("channel", "message_ts"))
 
@@ -47,23 +48,25 @@ def _task(delivery: Delivery) -> None:
     text = delivery.row.payload.get("text") or ""
     team = services.teams.team(step.team)
     blocks = task_card(run, step, text)
-    channel, ts = delivery.post("card", channel=team.channel, blocks=blocks,
-                                text=f"Task for {team.name}: {step.title} ({run.display_name})")
+    what = f"{slack_escape(step.title)} ({slack_escape(run.display_name)})"
+    channel, ts = delivery.post("card", channel=team.channel, blocks=blocks, text=f"Task for {team.name}: {what}")
     # only where the card is: a worker may be writing the step's other columns at this moment
     services.store.save_step(replace(step, channel=channel, message_ts=ts), columns=("channel", "message_ts"))
     manager = services.engine.manager_of_task(run, step)
     if manager:  # the manager's own tasks also reach the manager directly
-        delivery.post("manager", channel=manager, blocks=blocks,
-                      text=f"A task for you: {step.title} ({run.display_name})")
+        delivery.post("manager", channel=manager, blocks=blocks, text=f"A task for you: {what}")
 
 
 def _to_approvals(template: str) -> Callable[[Delivery], None]:
     def handle(delivery: Delivery) -> None:
         services = delivery.sender.services
         run = services.store.get_run(delivery.row.payload["run_id"])
-        text = template.format(kind=run.kind.capitalize(), name=run.display_name,
-                               text=delivery.row.payload.get("text") or "", lead=services.teams.team("cio").lead,
-                               summary=_approval_summary(delivery))
+        payload = delivery.row.payload
+        said = (f"Stopped by <@{payload['by']}>: nothing more will be done for it." if payload.get("by")
+                else slack_escape(payload.get("text") or ""))
+        text = template.format(kind=run.kind.capitalize(), name=slack_escape(run.display_name), text=said,
+                               lead=services.teams.team("cio").lead,
+                               summary=slack_escape(_approval_summary(delivery)))
         delivery.post("notice", channel=services.run_policy.approvals_channel, text=text)
     return handle
 
@@ -79,7 +82,7 @@ def _progress(delivery: Delivery) -> None:
     services = delivery.sender.services
     run = services.store.get_run(delivery.row.payload["run_id"])
     blocks = progress_blocks(services, run)
-    text = f"{run.kind.capitalize()} of {run.display_name}"
+    text = f"{run.kind.capitalize()} of {slack_escape(run.display_name)}"
     if run.channel and run.thread_ts:
         delivery.update(channel=run.channel, ts=run.thread_ts, text=text, blocks=blocks)
         return

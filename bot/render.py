@@ -1,7 +1,18 @@
-"""Block Kit from Jinja2 templates: one Environment, every value through tojson, user text escaped."""
+"""Block Kit from Jinja2 templates: one Environment, every value through tojson, user text escaped.
+
+Text crosses the Slack boundary twice, and is converted once each way:
+
+* **in**: ``from_slack`` turns message text in Slack's wire format (``&amp;`` ``&lt;`` ``&gt;`` for what a person
+  typed, ``<…>`` for live mentions and links) into the plain text a person sees; that is what the store keeps.
+  Text from modals, the HR webhook and CSV files is plain already.
+* **out**: ``slack_escape`` encodes plain text for mrkdwn and for the ``text`` of a message, so nothing in it is
+  live: ``<!channel>`` typed by someone shows as those characters and pings nobody. ``plain_text`` objects
+  (headers, buttons, inputs) take plain text as it is.
+"""
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,9 +25,42 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 SECTION_LIMIT = 3000
 
 
+_CONSTRUCT = re.compile(r"<([^<>]*)>")
+
+
 def slack_escape(text: Any) -> str:
-    """Escape the three characters Slack treats as markup in user-supplied text."""
+    """Encode plain text for mrkdwn or a message's ``text``: the three characters Slack treats as markup."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(user: str | None, missing: str = "—") -> str:
+    """mrkdwn for who did something: ``<@U…>`` for a Slack user id, else the value as text (an HR system's name)."""
+    if not user:
+        return missing
+    return f"<@{user}>" if user[:1] in "UW" and user.isalnum() else slack_escape(user)
+
+
+def from_slack(text: str) -> str:
+    """Message text as Slack sends it → the plain text a person sees (``slack_escape`` undoes it, inert).
+
+    Live constructs become what Slack shows for them: ``<@U1>`` → ``@U1``, ``<!channel>`` → ``@channel``,
+    ``<#C1|it>`` → ``#it``, ``<https://x|Reset>`` → ``Reset (https://x)``; escapes are decoded, ``&amp;`` last.
+    """
+    text = _CONSTRUCT.sub(lambda m: _shown(m.group(1)), text or "")
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _shown(inner: str) -> str:
+    target, _, label = inner.partition("|")
+    kind, name = target[:1], target[1:].split("^")[0]
+    if kind == "@":   # a person
+        return "@" + (label.lstrip("@") or name)
+    if kind == "!":   # @channel, @here, @everyone; a user group or a date shows its label
+        return "@" + name if name in ("channel", "here", "everyone", "group") or not label else label
+    if kind == "#":
+        return "#" + (label or name)
+    address = target.removeprefix("mailto:")
+    return address if not label or label in (target, address) else f"{label} ({address})"
 
 
 def clip(text: Any, limit: int = SECTION_LIMIT) -> str:

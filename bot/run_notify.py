@@ -7,7 +7,7 @@ from typing import Iterable
 
 from slack_sdk import WebClient
 
-from bot.render import render, slack_escape
+from bot.render import mention, render, slack_escape
 from connectors.services import Services
 from workflows.engine import Notice
 from workflows.models import Approval, Run, RunStep
@@ -17,34 +17,32 @@ ICON = {"done": "✅", "task": "🧑‍🔧", "awaiting_approval": "⏳", "runni
         "cancelled": "➖"}
 
 
-def _who(user: str) -> str:
-    return f"<@{user}>" if user and user[:1] in "UW" and user.isalnum() else user
-
-
 def approval_blocks(services: Services, run: Run, approval: Approval, decision: str = "") -> list[dict]:
     entries = []
     for entry in approval.plan.get("steps", []):
-        head = f"*{entry['step']}* · {entry['system']}"
-        changes = [f"• `{c['attribute']}`: {c['old'] or '(none)'} → {c['new'] or '(none)'}" for c in entry.get("changes", [])]
+        head = f"*{slack_escape(entry['step'])}* · {slack_escape(entry['system'])}"
+        changes = [f"• `{slack_escape(c['attribute'])}`: {slack_escape(c['old'] or '(none)')} → "
+                   f"{slack_escape(c['new'] or '(none)')}" for c in entry.get("changes", [])]
         if not changes:
-            changes = [f"• {entry.get('note') or 'already in place: nothing to change'}"]
+            changes = [f"• {slack_escape(entry.get('note') or 'already in place: nothing to change')}"]
         entries.append("\n".join([head, *changes[:25]] + ([f"• … {len(changes) - 25} more"] if len(changes) > 25 else [])))
-    return render("run_approval", run=run, approval=approval, entries=entries[:40], requester=_who(run.requested_by),
+    return render("run_approval", run=run, approval=approval, entries=entries[:40], requester=mention(run.requested_by),
                   decision=decision)
 
 
 def progress_blocks(services: Services, run: Run) -> list[dict]:
     steps = services.store.list_steps(run.id)
     done = sum(s.status in ("done", "cancelled") for s in steps)
-    lines = [f"{ICON.get(s.status, '▫️')} {s.title} — {services.teams.team(s.team).name}"
+    lines = [f"{ICON.get(s.status, '▫️')} {slack_escape(s.title)} — {services.teams.team(s.team).name}"
              + (f" (<@{s.done_by}>)" if s.done_by and s.done_by != "itbot" and s.status == "done" else "")
              + (f" · _{slack_escape(s.last_error)}_" if s.status == "pending" and s.last_error else "")
              for s in steps]
-    status = {"active": "In progress", "blocked": f"Blocked: {run.blocked_reason}", "done": "Done",
-              "failed": f"Stopped: {run.blocked_reason}", "denied": f"Denied: {run.blocked_reason}"
+    reason = slack_escape(run.blocked_reason or "")
+    status = {"active": "In progress", "blocked": f"Blocked: {reason}", "done": "Done",
+              "failed": f"Stopped: {reason}", "denied": f"Denied: {reason}"
               }.get(run.status, run.status)
     return render("run_progress", run=run, done=done, total=len(steps), lines=lines, status_line=status,
-                  requester=_who(run.requested_by))
+                  requester=mention(run.requested_by))
 
 
 def task_card(run: Run, step: RunStep, text: str) -> list[dict]:

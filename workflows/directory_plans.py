@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -123,6 +124,19 @@ def parse_person(data: Any, source: str = "person") -> Person:
     return Person(**values)
 
 
+def _invisible(text: str) -> str:
+    """The first invisible formatting character in ``text`` as ``U+202E RIGHT-TO-LEFT OVERRIDE``; '' if none.
+
+    Unicode's format characters (bidi overrides and isolates, zero-width spaces and joiners, the BOM, soft
+    hyphens, tags) and line/paragraph separators: none belongs in a name, and they are how a display name is
+    made to read as someone else's.
+    """
+    for c in text:
+        if unicodedata.category(c) in ("Cf", "Zl", "Zp"):
+            return f"U+{ord(c):04X} {unicodedata.name(c, 'unnamed')}"
+    return ""
+
+
 def _person_value(name: str, kind: str, raw: Any, limit: int | None) -> tuple[Any, str | None]:
     if kind == "bool":
         return (raw, None) if isinstance(raw, bool) else (None, f"expected true or false, got {raw!r}")
@@ -133,6 +147,10 @@ def _person_value(name: str, kind: str, raw: Any, limit: int | None) -> tuple[An
     text = raw.strip()
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         return None, "contains control characters"
+    hidden = _invisible(text)
+    if hidden:
+        return None, (f"contains an invisible character ({hidden}) that can make a name read as another "
+                      "(bidi override, zero-width or other formatting character): send the value without it")
     if limit and len(text) > limit:
         return None, f"{len(text)} characters; at most {limit}"
     if kind == "date":

@@ -307,14 +307,15 @@ class Engine(ApprovalsMixin):
         return self._end_run(run, reason, "itbot", saved, step=step.step_key, error=str(exc))
 
     def _end_run(self, run: Run, reason: str, actor: str, last: RunStep | None = None, *, said: str | None = None,
-                 **audit: Any) -> list[Notice]:
+                 by: str | None = None, **audit: Any) -> list[Notice]:
         """The run stops here (status failed, which frees its person for a new run); no approval of it stays
-        pending. ``said`` is what people are told (default: the reason)."""
+        pending. ``said`` is what people are told (default: the reason); ``by``, the IT approver who stopped it."""
         said = said or reason
+        extra = {"by": by} if by else {}
         stopped = self.store.save_run(replace(self.store.get_run(run.id), status="failed", blocked_reason=reason),
-                                      announce=[announce("run_stopped", run, last, text=said)])
+                                      announce=[announce("run_stopped", run, last, text=said, **extra)])
         self.cancel_approvals(run.id)
-        self.store.audit(actor, "run.stopped", f"run:{run.id}", audit)
+        self.store.audit(actor, "run.stopped", f"run:{run.id}", {**audit, **extra})
         return [Notice("run_stopped", stopped, last, text=said)]
 
     def _to_task(self, run: Run, step: RunStep, text: str, kind: str = "task") -> list[Notice]:

@@ -36,10 +36,10 @@ class Notice:
 
 
 def announce(kind: str, run: Run, step: RunStep | None = None, approval_id: int | None = None,
-             text: str = "") -> Announcement:
+             text: str = "", **extra: Any) -> Announcement:
     """The outbox row of a notice, written with the change it announces (see connectors/store/outbox.py)."""
     return Announcement(f"run:{run.id}", kind, {"run_id": run.id, "step_id": step.id if step else None,
-                                                 "approval_id": approval_id, "text": text})
+                                                 "approval_id": approval_id, "text": text, **extra})
 
 
 def _show(value: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Collection, Iterator
+from typing import Container, Iterator
 from zoneinfo import ZoneInfo
 
 from workflows.teams import BusinessHours, Team
@@ -22,7 +22,7 @@ _ZERO = timedelta(0)
 
 
 def add_business_time(start: datetime, duration: timedelta, hours: BusinessHours, tz: tzinfo | str,
-                      holidays: Collection[date] = ()) -> datetime:
+                      holidays: Container[date] = ()) -> datetime:
     """The instant ``duration`` of business time after ``start``, in ``tz``.
 
     A duration that ends exactly at closing time is due at closing, not the next morning.
@@ -45,7 +45,7 @@ def add_business_time(start: datetime, duration: timedelta, hours: BusinessHours
 
 
 def business_time_between(a: datetime, b: datetime, hours: BusinessHours, tz: tzinfo | str,
-                          holidays: Collection[date] = ()) -> timedelta:
+                          holidays: Container[date] = ()) -> timedelta:
     """Business time from ``a`` to ``b``; zero when ``b`` is not after ``a``."""
     zone = _zone(tz)
     a, b = _utc(a, "a"), _utc(b, "b")
@@ -62,7 +62,7 @@ def business_time_between(a: datetime, b: datetime, hours: BusinessHours, tz: tz
 
 
 def _open_windows(day: date, hours: BusinessHours, zone: ZoneInfo,
-                  holidays: Collection[date]) -> Iterator[tuple[datetime, datetime]]:
+                  holidays: Container[date]) -> Iterator[tuple[datetime, datetime]]:
     """(opening, closing) as UTC instants for each open day from ``day`` on, without end."""
     closed_run = 0
     while True:

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from workflows.config import ConfigError, Located, load_yaml
+from workflows.holiday_calendar import HolidayCalendar, check_country, check_subdivision
 
 CONFIG_FILE = "teams.yaml"
 PRIORITIES = ("P1", "P2", "P3", "P4")
@@ -26,6 +27,8 @@ _TEAM_KEYS = ("name", "channel", "channel_name", "members", "lead", "business_ho
               "timezone", "sla", "escalates_to", "holidays")
 _TEAM_REQUIRED = _TEAM_KEYS[:8]  # all but escalates_to and holidays
 _SLA_KEYS = ("first_response", "resolution")
+_HOLIDAY_KEYS = ("country", "subdivision", "extra")
+HOLIDAYS_WARN_WITHIN = timedelta(days=60)
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -75,7 +78,7 @@ class Team:
     timezone: str  # IANA name
     sla: Mapping[str, Sla]  # "P1".."P4" -> Sla
     escalates_to: str | None = None
-    holidays: frozenset[date] = frozenset()  # company-wide and the team's own
+    holidays: HolidayCalendar = HolidayCalendar()  # public holidays, the company's and the team's own days
 
     @property
     def zone(self) -> ZoneInfo:
@@ -109,6 +112,22 @@ class TeamDirectory:
 
     def is_vip(self, user_id: str) -> bool:
         return user_id in self.vips
+
+    def holiday_warnings(self, today: date, within: timedelta = HOLIDAYS_WARN_WITHIN) -> list[str]:
+        """One line per team with business hours whose holidays run out within ``within`` of ``today``."""
+        out = []
+        for tid, team in self.teams.items():
+            calendar = team.holidays
+            if team.business_hours.always or calendar.country is not None:
+                continue
+            if calendar.ends is None:
+                out.append(f"team {tid!r} has no holidays: its SLA clock counts public holidays as working days "
+                           "(set holidays: {country: GB, subdivision: ENG})")
+            elif calendar.ends < today + within:
+                out.append(f"team {tid!r}: its holidays end on {calendar.ends.isoformat()}; after that its SLA "
+                           "clock counts public holidays as working days (set holidays: {country: GB, "
+                           "subdivision: ENG} to have them for every year)")
+        return out
 
 
 # ------------------------------------------------------------------ parsing single values
@@ -189,7 +208,7 @@ def load_teams(config_dir: Path | str) -> TeamDirectory:
     path = Path(config_dir) / CONFIG_FILE
     data = mapping_at(load_yaml(path), path, 1, CONFIG_FILE)
     check_keys(data, _TOP_KEYS, path, CONFIG_FILE, required=("teams",))
-    shared = _dates(data.get("holidays", []), path, data.line_of("holidays"))
+    shared = _holidays(data.get("holidays", []), path, data.line_of("holidays"), "company", HolidayCalendar())
     nodes = mapping_at(data["teams"], path, data.line_of("teams"), "teams")
     if not nodes:
         raise ConfigError(path, data.line_of("teams"), "teams must name at least one team")
@@ -200,7 +219,7 @@ def load_teams(config_dir: Path | str) -> TeamDirectory:
     return TeamDirectory(MappingProxyType(teams), frozenset(vips), MappingProxyType(duties))
 
 
-def _team(tid: Any, node: Any, shared: frozenset[date], path: Path, line: int) -> Team:
+def _team(tid: Any, node: Any, shared: HolidayCalendar, path: Path, line: int) -> Team:
     if not isinstance(tid, str) or not _NAME.match(tid):
         raise ConfigError(path, line, f"team id {tid!r} must be lower_snake_case")
     what = f"team {tid!r}"
@@ -224,11 +243,11 @@ def _team(tid: Any, node: Any, shared: frozenset[date], path: Path, line: int) -
     escalates_to = node.get("escalates_to")
     if escalates_to is not None and not isinstance(escalates_to, str):
         raise ConfigError(path, node.line_of("escalates_to"), f"{what}: escalates_to must be a team id")
-    own = _dates(node.get("holidays", []), path, node.line_of("holidays"))
+    calendar = _holidays(node.get("holidays", []), path, node.line_of("holidays"), what, shared)
     return Team(id=tid, name=text["name"], channel=text["channel"], channel_name=text["channel_name"],
                 members=members, lead=text["lead"], business_hours=hours, timezone=text["timezone"],
                 sla=_slas(node["sla"], hours, path, node.line_of("sla"), what), escalates_to=escalates_to,
-                holidays=shared | own)
+                holidays=calendar)
 
 
 def _text(node: Located, key: str, path: Path, what: str) -> str:
@@ -260,6 +279,47 @@ def _slas(value: Any, hours: BusinessHours, path: Path, line: int, what: str) ->
         out[prio] = Sla(values["first_response"], values["resolution"],
                         entry["first_response"].strip(), entry["resolution"].strip())
     return MappingProxyType(out)
+
+
+def _holidays(value: Any, path: Path, line: int, what: str, inherited: HolidayCalendar) -> HolidayCalendar:
+    """``holidays:`` as a list of dates (extra days), or ``{country, subdivision, extra}``; adds to ``inherited``.
+
+    A team's country replaces the company's (and its subdivision); its extra days add to the company's.
+    """
+    if isinstance(value, list):
+        return HolidayCalendar(inherited.country, inherited.subdivision, inherited.dates | _dates(value, path, line))
+    where = f"{what} holidays"
+    if not isinstance(value, Located):
+        raise ConfigError(path, line, f"{where} must be a list of dates like 2026-12-25, or "
+                                      "{country: GB, subdivision: ENG, extra: [2026-12-24]}")
+    node = value
+    check_keys(node, _HOLIDAY_KEYS, path, where)
+    country, subdivision = inherited.country, inherited.subdivision
+    if "country" in node:
+        country, subdivision = _region_code(node, "country", path, where).upper(), None
+        try:
+            check_country(country)
+        except ValueError as exc:
+            raise ConfigError(path, node.line_of("country"), f"{where}: {exc}") from None
+    if "subdivision" in node:
+        subdivision = _region_code(node, "subdivision", path, where)
+        if country is None:
+            raise ConfigError(path, node.line_of("subdivision"), f"{where}: a subdivision needs a country")
+        try:
+            check_subdivision(country, subdivision)
+        except ValueError as exc:
+            raise ConfigError(path, node.line_of("subdivision"), f"{where}: {exc}") from None
+    extra = _dates(node.get("extra", []), path, node.line_of("extra"))
+    return HolidayCalendar(country, subdivision, inherited.dates | extra)
+
+
+def _region_code(node: Located, key: str, path: Path, where: str) -> str:
+    value = node[key]
+    if isinstance(value, bool):  # YAML reads a bare NO (Norway) as false
+        raise ConfigError(path, node.line_of(key), f"{where}: {key} must be a code in quotes, e.g. \"NO\"")
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, node.line_of(key), f"{where}: {key} must be a code such as GB or ENG")
+    return value.strip()
 
 
 def _dates(value: Any, path: Path, line: int) -> frozenset[date]:

@@ -9,6 +9,7 @@ from slack_bolt import App
 
 from bot.flows import relay, respond_to_employee
 from bot.middleware import first_delivery
+from bot.render import from_slack
 from connectors.services import Services
 
 # Message subtypes that are still a person writing: a message with a file or screenshot, and a thread reply
@@ -44,11 +45,13 @@ def register(app: App, services: Services) -> None:
 
 
 def _clean(event: dict, bot: str | None) -> str:
-    """The message without the mention of itbot itself (other people's mentions are kept: "<@U…> can't log in
-    either" matters), with any files it carries named."""
+    """The message as plain text (``from_slack``), without the mention of itbot itself; other people's mentions
+    are kept as text ("@U… can't log in either" matters, but must not ping them from a card); with any files it
+    carries named."""
     text = event.get("text") or ""
     if bot:
         text = re.sub(rf"<@{re.escape(bot)}(\|[^>]*)?>", "", text)
+    text = from_slack(text)
     files = [f.get("name") or f.get("title") or "a file" for f in event.get("files") or []]
     if files:
         text = f"{text.strip()} [attached: {', '.join(files)}]"

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.ids import RunActionId, RunCallbackId
-from bot.render import render
+from bot.render import render, slack_escape
 from bot.run_notify import approval_blocks, deliver
 from connectors.services import Services
 from workflows.directory import DirectoryError
@@ -90,17 +90,19 @@ def register(app: App, services: Services) -> None:
             return ack(response_action="errors", errors=errors)
         ack()   # within Slack's 3 s; starting the run may read the directories (the username), so it comes after
         dm = client.conversations_open(users=user)["channel"]["id"]
+        name = slack_escape(event.person.display_name)
         try:
             started = engine.start_run(event)
         except PersonError as exc:   # e.g. the username given belongs to someone else: nothing was started
-            client.chat_postMessage(channel=dm, text=f"Did not start {kind} for {event.person.display_name}: "
-                                                     + "; ".join(exc.problems) + ". Fix it and send the form again.")
+            client.chat_postMessage(channel=dm, text=f"Did not start {kind} for {name}: "
+                                                     + slack_escape("; ".join(exc.problems))
+                                                     + ". Fix it and send the form again.")
             return
         except (ValueError, DirectoryError) as exc:   # the form was valid but the run cannot start as it is
-            client.chat_postMessage(channel=dm, text=f"I could not start {kind} for {event.person.display_name}: "
-                                                     f"{exc}. Nothing was changed; fix it and submit the form again.")
+            client.chat_postMessage(channel=dm, text=f"I could not start {kind} for {name}: {slack_escape(exc)}. "
+                                                     "Nothing was changed; fix it and submit the form again.")
             return
-        client.chat_postMessage(channel=dm, text=f"Started {kind} for {event.person.display_name} (run {started.run_id}). "
+        client.chat_postMessage(channel=dm, text=f"Started {kind} for {name} (run {started.run_id}). "
                                                  f"Progress is in <#{policy.progress_channel}>.")
         _advance(client)
 
@@ -127,7 +129,7 @@ def register(app: App, services: Services) -> None:
         """Update the task card in place (who has it, or that it is done)."""
         run = services.store.get_run(step.run_id)
         client.chat_update(channel=body["channel"]["id"], ts=body["container"]["message_ts"],
-                           text=f"{step.title}: {what}",
+                           text=f"{slack_escape(step.title)}: {what}",
                            blocks=render("run_task", run=run, step=step, text=(step.result or {}).get("task", "")))
 
     def handle_task_done_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:

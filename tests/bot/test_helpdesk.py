@@ -325,11 +325,12 @@ def test_a_message_with_a_screenshot_is_answered_and_names_the_file(h):
     assert "printer-error.png" in r.description or "printer-error.png" in r.summary
 
 
-def test_colleagues_named_in_a_request_are_kept_and_only_itbots_mention_is_dropped(h):
+def test_colleagues_named_in_a_request_are_kept_as_text_and_only_itbots_mention_is_dropped(h):
     say(h, "U0ANA", "<@U0ITBOT> I cannot log in to the VPN and <@U0CHLOE> cannot log in either")
     [r] = h.services.store.list_requests()
     text = r.summary + " " + r.description
-    assert "<@U0CHLOE>" in text and "<@U0ITBOT>" not in text
+    assert "@U0CHLOE cannot log in" in text and "U0ITBOT" not in text
+    assert "<@" not in text, "kept as text: the colleague is named on the card, not pinged by it"
 
 
 def test_only_the_owning_team_speaks_to_the_employee_from_the_team_thread(h):

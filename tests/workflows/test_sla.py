@@ -1,7 +1,7 @@
 """Business time and SLA clocks, with due times worked out by hand.
 
 The help desk (helpdesk_l1) works mon-fri 08:00-18:00 Europe/London and is closed on the
-England and Wales bank holidays of 2026; security is 24x7. In 2026 the UK clocks go forward
+England and Wales bank holidays (of every year); security is 24x7. In 2026 the UK clocks go forward
 on Sunday 29 March (01:00 GMT -> 02:00 BST) and back on Sunday 25 October (02:00 BST -> 01:00 GMT).
 """
 from __future__ import annotations
@@ -217,3 +217,48 @@ def test_security_p1_runs_through_the_night(security):
 def test_unknown_priority(l1):
     with pytest.raises(ValueError, match="unknown priority 'P9'"):
         sla_state(CREATED, CREATED, "P9", l1)
+
+
+# ------------------------------------------------------------------ holidays in any year (issue 10)
+
+def test_a_window_across_new_year_2027_skips_new_years_day(l1):
+    # Thursday 31 December 2026 16:00: 2h that day; Friday 1 January 2027 is a bank holiday, then the
+    # weekend; the other 8h of the P2 resolution (1d = 10h) run from Monday 4 January 08:00.
+    start = london(2026, 12, 31, 16, 0)
+    assert due(l1, start, hours=10) == london(2027, 1, 4, 16, 0)
+    assert spent(l1, start, london(2027, 1, 4, 9, 0)) == timedelta(hours=3)
+    state = sla_state(start, london(2027, 1, 4, 15, 0), "P2", l1)
+    assert state.resolution_due == london(2027, 1, 4, 16, 0) and not state.breached
+
+
+US_TEAM = """\
+  helpdesk_us:
+    name: IT help desk (New York)
+    channel: C0HELPDESKUS
+    channel_name: "#it-helpdesk-us"
+    members: [U0ITNY]
+    lead: U0ITNY
+    business_hours: mon-fri 09:00-17:00
+    timezone: America/New_York
+    holidays: {country: US, subdivision: NY}
+    sla:
+      P1: {first_response: 15m, resolution: 4h}
+      P2: {first_response: 1h, resolution: 1d}
+      P3: {first_response: 4h, resolution: 3d}
+      P4: {first_response: 1d, resolution: 5d}
+"""
+
+
+def test_a_team_in_another_country_keeps_its_own_holidays(tmp_path, l1):
+    text = (CONFIG / "teams.yaml").read_text(encoding="utf-8").replace("\nresponsibilities:", US_TEAM + "\nresponsibilities:")
+    (tmp_path / "teams.yaml").write_text(text, encoding="utf-8")
+    us = load_teams(tmp_path).team("helpdesk_us")
+    ny = lambda *args: datetime(*args, tzinfo=NEW_YORK)  # noqa: E731
+    # Thanksgiving, Thursday 25 November 2027: closed in New York, open in London.
+    assert due(us, ny(2027, 11, 24, 16, 0), hours=2) == ny(2027, 11, 26, 10, 0)
+    assert due(l1, london(2027, 11, 24, 17, 0), hours=2) == london(2027, 11, 25, 9, 0)
+    # The English summer bank holiday, Monday 30 August 2027: closed in London, open in New York.
+    assert due(l1, london(2027, 8, 27, 17, 0), hours=2) == london(2027, 8, 31, 9, 0)
+    assert due(us, ny(2027, 8, 27, 16, 0), hours=2) == ny(2027, 8, 30, 10, 0)
+    # Independence Day on a Sunday is observed on Monday 5 July 2027.
+    assert due(us, ny(2027, 7, 2, 16, 0), hours=2) == ny(2027, 7, 6, 10, 0)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from workflows.config import ConfigError
+from workflows.holiday_calendar import HolidayCalendar
 from workflows.teams import load_teams, parse_business_hours, parse_duration
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -116,6 +117,47 @@ def test_company_holidays_close_every_team(teams):
     assert date(2026, 4, 3) in teams.team("cio").holidays
 
 
+def test_the_shipped_calendar_never_runs_out(teams):
+    """England's bank holidays are computed for any year the SLA clock reaches (issue 10: the 2027 date bomb)."""
+    l1 = teams.team("helpdesk_l1").holidays
+    assert (l1.country, l1.subdivision, l1.ends) == ("GB", "ENG", None)
+    assert date(2027, 1, 1) in l1 and date(2031, 12, 25) in l1
+    assert date(2027, 12, 27) in l1 and date(2027, 12, 28) in l1  # Christmas and Boxing Day on a weekend
+    assert date(2027, 1, 4) not in l1
+    assert teams.holiday_warnings(date(2026, 12, 3)) == []
+
+
+def test_old_list_of_dates_still_works_and_adds_to_a_country(tmp_path):
+    text = MINIMAL.replace("teams:\n", "holidays: [2026-12-24]\nteams:\n", 1).replace(
+        "    timezone: Europe/London\n    sla:",
+        "    timezone: Europe/London\n    holidays: {country: IE, extra: [2027-01-04]}\n    sla:", 1)
+    teams = load_text(tmp_path, text)
+    l1, l2 = teams.team("helpdesk_l1").holidays, teams.team("helpdesk_l2").holidays
+    assert l2 == HolidayCalendar("IE", None, frozenset({date(2026, 12, 24), date(2027, 1, 4)}))
+    assert date(2027, 3, 17) in l2 and date(2027, 1, 4) in l2  # St Patrick's Day; the team's own day
+    assert l1 == HolidayCalendar(None, None, frozenset({date(2026, 12, 24)}))
+    assert date(2027, 1, 1) not in l1 and l1.ends == date(2026, 12, 24)
+
+
+def test_a_calendar_of_explicit_dates_is_warned_about_60_days_before_it_ends(tmp_path):
+    text = MINIMAL.replace("teams:\n", "holidays: [2026-12-25, 2026-12-28]\nteams:\n", 1)
+    teams = load_text(tmp_path, text)
+    warnings = teams.holiday_warnings(date(2026, 12, 3))
+    assert warnings == [
+        f"team {tid!r}: its holidays end on 2026-12-28; after that its SLA clock counts public holidays as "
+        "working days (set holidays: {country: GB, subdivision: ENG} to have them for every year)"
+        for tid in ("helpdesk_l1", "helpdesk_l2")]
+    assert teams.holiday_warnings(date(2026, 10, 29)) == []  # 60 days ahead still inside the list
+    assert len(teams.holiday_warnings(date(2026, 10, 30))) == 2
+    bare = load_text(tmp_path, MINIMAL).holiday_warnings(date(2026, 12, 3))
+    assert bare[0].startswith("team 'helpdesk_l1' has no holidays")
+
+
+def test_24x7_teams_are_not_warned_about_holidays(tmp_path):
+    teams = load_text(tmp_path, MINIMAL.replace("business_hours: mon-fri 08:00-18:00", "business_hours: 24x7"))
+    assert teams.holiday_warnings(date(2026, 12, 3)) == []
+
+
 # ------------------------------------------------------------------ single values
 
 def test_business_hours_forms():
@@ -144,7 +186,7 @@ def test_durations():
 def test_minimal_file_loads(tmp_path):
     teams = load_text(tmp_path, MINIMAL)
     assert teams.next_tier("helpdesk_l1") == "helpdesk_l2"
-    assert teams.vips == frozenset() and teams.team("helpdesk_l2").holidays == frozenset()
+    assert teams.vips == frozenset() and teams.team("helpdesk_l2").holidays == HolidayCalendar()
 
 
 def test_unknown_key_in_a_team(tmp_path):
@@ -237,10 +279,27 @@ def test_channel_must_be_a_channel_id(tmp_path):
                        "like C0HELPDESK1")
 
 
-def test_bad_holiday(tmp_path):
-    message = error_for(tmp_path, "    timezone: Europe/London\n    sla:",
-                        "    timezone: Europe/London\n    holidays: [2026-12-25, christmas]\n    sla:")
-    assert message == f"{tmp_path / 'teams.yaml'}:24: holidays: 'christmas' is not a date like 2026-12-25"
+def test_unknown_holiday_subdivision(tmp_path):
+    message = error_for(tmp_path, "teams:\n", "holidays:\n  country: GB\n  subdivision: LDN\nteams:\n")
+    assert message == (f"{tmp_path / 'teams.yaml'}:3: company holidays: unknown holiday subdivision 'LDN' for GB "
+                       "(known: ENG, NIR, SCT, WLS)")
+
+
+@pytest.mark.parametrize("holidays, line, message", [
+    ("[2026-12-25, christmas]", 24, "holidays: 'christmas' is not a date like 2026-12-25"),
+    ("{country: XX}", 24, "team 'helpdesk_l2' holidays: unknown holiday country 'XX' "
+                          "(use an ISO 3166 code such as GB, US, DE)"),
+    ("{country: NO}", 24, "team 'helpdesk_l2' holidays: country must be a code in quotes, e.g. \"NO\""),
+    ("{subdivision: ENG}", 24, "team 'helpdesk_l2' holidays: a subdivision needs a country"),
+    ("{country: GB, region: ENG}", 24, "unknown key 'region' in team 'helpdesk_l2' holidays "
+                                       "(known: country, subdivision, extra)"),
+    ("GB", 24, "team 'helpdesk_l2' holidays must be a list of dates like 2026-12-25, or "
+               "{country: GB, subdivision: ENG, extra: [2026-12-24]}"),
+])
+def test_holiday_mistakes(tmp_path, holidays, line, message):
+    got = error_for(tmp_path, "    timezone: Europe/London\n    sla:",
+                    f"    timezone: Europe/London\n    holidays: {holidays}\n    sla:")
+    assert got == f"{tmp_path / 'teams.yaml'}:{line}: {message}"
 
 
 def test_missing_file(tmp_path):
