@@ -1,14 +1,14 @@
 """The outbox: what itbot has to tell people, stored with the change it announces.
 
-Revision ID: 0007
+Revision ID: 0008
 """
 import sqlalchemy as sa
 from alembic import op
 
 from connectors.store.tables import UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
