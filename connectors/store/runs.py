@@ -264,10 +264,16 @@ class RunStoreMixin:
             row = conn.execute(select(approvals).where(approvals.c.id == approval_id)).mappings().first()
         return _approval(row) if row else None
 
-    def list_approvals(self, *, status: str | None = None) -> list[Approval]:
+    def list_approvals(self, *, status: str | None = None, run_id: int | None = None,
+                       expired_at: datetime | None = None) -> list[Approval]:
+        """Approvals by id; only those in ``status``, of ``run_id``, expired by ``expired_at`` when given."""
         query = select(approvals).order_by(approvals.c.id)
         if status:
             query = query.where(approvals.c.status == status)
+        if run_id is not None:
+            query = query.where(approvals.c.run_id == run_id)
+        if expired_at is not None:
+            query = query.where(approvals.c.expires_at < expired_at)
         with self.engine.connect() as conn:
             return [_approval(r) for r in conn.execute(query).mappings()]
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connectors.store.queue_status import QueueStatusMixin
 from connectors.store.runs import RunStoreMixin
 from connectors.store.tables import answer_log, audit_log, people, processed_events, requests
 from workflows.models import AnswerRecord, AuditEntry, ItRequest, Person
@@ -28,7 +29,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class SqlStore(RunStoreMixin):
+class SqlStore(RunStoreMixin, QueueStatusMixin):
     def __init__(self, engine: Engine):
         self.engine = engine
 
