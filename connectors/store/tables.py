@@ -164,6 +164,7 @@ approvals = Table(
     Column("security_status", String(20)),
     Column("security_decided_by", String(32)),
     Column("summary", Text),
+    Index("ix_approvals_status_expires", "status", "expires_at"),   # the worker's "which expired" at every pass
 )
 
 audit_log = Table(

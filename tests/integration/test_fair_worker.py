@@ -205,3 +205,17 @@ def test_a_second_event_for_a_live_person_still_moves_their_run(services):
     assert moved.run_id == started.run_id and not moved.created
     assert services.store.get_run(started.run_id).effective_date == "2026-03-09"
     assert START.date().isoformat() != "2026-03-09"
+
+
+def test_a_step_stored_without_its_wait_is_put_back_once_then_left_alone(services, clock):
+    """A row an older version wrote (no ``waiting_on``): taken once, found waiting, and from then on skipped."""
+    from sqlalchemy import update
+
+    from connectors.store.tables import checklist_steps
+    [waiting_id] = seed_waiting_onboardings(services.store, 1, clock.now)
+    with services.store.engine.begin() as conn:
+        conn.execute(update(checklist_steps).where(checklist_steps.c.id == waiting_id).values(waiting_on=None))
+    assert waiting_id in services.store.due_step_ids(clock.now)
+    services.engine.tick("w1", clock.now)
+    assert services.store.get_step(waiting_id).status == "pending"
+    assert waiting_id not in services.store.due_step_ids(clock.now), "it now waits without being taken"

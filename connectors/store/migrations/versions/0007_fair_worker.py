@@ -7,6 +7,7 @@ wait for. Existing steps are given theirs here, from their run's steps as they s
 ``checklist_runs.live_key`` / ``live_username``: "kind:employee id" and "kind:username" while a run is live,
 NULL once it ended; each unique. Where a store already holds two live runs for one person (the race this
 revision closes), the oldest gets the key and new events are matched to it; the others still run to their end.
+``ix_approvals_status_expires``: the worker looks for expired approvals at every pass.
 
 Revision ID: 0007
 """
@@ -40,6 +41,7 @@ def upgrade() -> None:
     # dropping the old copy would delete every step through their ON DELETE CASCADE
     op.create_index("uq_checklist_runs_live_key", "checklist_runs", ["live_key"], unique=True)
     op.create_index("uq_checklist_runs_live_username", "checklist_runs", ["live_username"], unique=True)
+    op.create_index("ix_approvals_status_expires", "approvals", ["status", "expires_at"])
 
 
 def _set_waiting_steps() -> None:
@@ -73,6 +75,7 @@ def _set_live_keys() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_approvals_status_expires", "approvals")
     op.drop_index("uq_checklist_runs_live_username", "checklist_runs")
     op.drop_index("uq_checklist_runs_live_key", "checklist_runs")
     with op.batch_alter_table("checklist_runs") as batch:
