@@ -39,9 +39,9 @@ def seed(store) -> None:
 
 
 @pytest.fixture
-def settings(tmp_path):
-    """A SQLite store holding ``seed``'s runs, as ``itbot status`` finds it through DATABASE_URL."""
-    found = SimpleNamespace(database_url=f"sqlite:///{tmp_path / 'itbot.db'}")
+def settings(database_url):
+    """A store (SQLite, then PostgreSQL) holding ``seed``'s runs, as ``itbot status`` finds it by DATABASE_URL."""
+    found = SimpleNamespace(database_url=database_url)
     with closing(build_store(found.database_url)) as store:
         seed(store)
     return found
