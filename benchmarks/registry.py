@@ -25,6 +25,7 @@ BENCHMARK_MODULES: tuple[str, ...] = (
     "benchmarks.triage",
     "benchmarks.directory",
     "benchmarks.digest",
+    "benchmarks.worker",
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

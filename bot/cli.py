@@ -1,4 +1,4 @@
-"""The `itbot` command: serve, demo, chat, migrate, check-config, directory plan-onboarding/plan-offboarding."""
+"""The `itbot` command: serve, demo, chat, migrate, status, check-config, directory plan-onboarding/plan-offboarding."""
 from __future__ import annotations
 
 import argparse
@@ -76,6 +76,11 @@ def _triage(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from bot.report_cli import run_report
     return run_report(args)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from bot.status_cli import run_status
+    return run_status(args)
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -176,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="the department's numbers since --since: requests by team and priority, response and "
                        "resolution times, SLA breaches, deflection, onboarding (text, --json, --html FILE)")
     ).set_defaults(func=_report)
+    from bot.status_cli import add_status_arguments
+    add_status_arguments(sub.add_parser(
+        "status", help="the worker's queue: due, running, waiting (on what), awaiting approval, expired leases")
+    ).set_defaults(func=_status)
     sub.add_parser("check-config", help="validate config/ and the environment without starting").set_defaults(func=_check_config)
     directory = sub.add_parser("directory", help="plan directory changes (Active Directory, Entra ID)")
     plans = directory.add_subparsers(dest="plan", required=True)

@@ -95,12 +95,17 @@ def hybrid_directories(directories: Mapping[str, Any], policy: Any) -> dict[str,
     return directories
 
 
-def _username_chooser(config_dir: Path, directories: Mapping[str, Any]):
+def _username_chooser(config_dir: Path, directories: Mapping[str, Any], store: Any):
+    """Chooses a hire's username: free in the directories, and not held by another onboarding under way."""
     from workflows.directory_plans import choose_username
     from workflows.naming import load_naming
 
     naming = load_naming(config_dir)
-    return lambda person: choose_username(person, naming, directories)
+
+    def held(candidate: str) -> bool:
+        return store.find_live_run("onboarding", {"username": candidate}) is not None
+
+    return lambda person: choose_username(person, naming, directories, held)
 
 
 def build_services(settings: Any, *, clock: Any = None, directories: Mapping[str, Any] | None = None) -> Services:
@@ -120,7 +125,7 @@ def build_services(settings: Any, *, clock: Any = None, directories: Mapping[str
     helpdesk = Helpdesk(store=store, **config, **extra)
     engine = Engine(store=store, checklists=checklists, teams=config["teams"], policy=policy,
                     directories=directories, default_timezone=settings.org.default_timezone,
-                    choose_username=_username_chooser(config_dir, directories),
+                    choose_username=_username_chooser(config_dir, directories, store),
                     directory_policy=getattr(settings, "directory", None), **extra)
     return Services(store=store, org=settings.org, helpdesk=helpdesk, engine=engine, run_policy=policy,
                     directories=directories, reminders=everything["reminders"],

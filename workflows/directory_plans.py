@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from workflows.config import ConfigError, Located, load_yaml, require_mapping
 from workflows.directory import Change, DirectoryUser, NewUser, Outcome, not_theirs
@@ -462,16 +462,23 @@ def _taken_by_someone_else(directories: Mapping[str, Any], person: Person, candi
     return None
 
 
-def choose_username(person: Person, naming: NamingPolicy, directories: Mapping[str, Any]) -> str:
+def choose_username(person: Person, naming: NamingPolicy, directories: Mapping[str, Any],
+                    held: Callable[[str], bool] | None = None) -> str:
     """The person's username: theirs from an earlier run, else the policy's first free candidate. A username
-    HR gave goes through the same check: taken by someone else → ``PersonError`` on ``username``."""
+    HR gave goes through the same check: taken by someone else → ``PersonError`` on ``username``. ``held``
+    says whether another hire under way holds a name (not in the directories yet, but promised): such a name
+    is taken too."""
+    def taken(candidate: str) -> str | None:
+        if held is not None and held(candidate):
+            return f"{candidate} is being given to another new hire whose onboarding is under way"
+        return _taken_by_someone_else(directories, person, candidate)
+
     if person.username:
-        why = _taken_by_someone_else(directories, person, person.username)
+        why = taken(person.username)
         if why:
             raise PersonError([f"username: {why}: choose another, or leave it out to have one generated"])
         return person.username
-    return generate_username(naming, person.person_name(),
-                             lambda c: _taken_by_someone_else(directories, person, c) is not None)
+    return generate_username(naming, person.person_name(), lambda c: taken(c) is not None)
 
 
 def _new_user(person: Person, username: str, domain: str | None, *, ou: str | None = None) -> NewUser:

@@ -24,10 +24,11 @@ from workflows.checklist_due import anchor_date, due_at, steps_for
 from workflows.directory import ConflictError, DirectoryError, Outcome, TransientError
 from workflows.hybrid import CLOUD_ACCOUNT_EXISTS, AwaitingSync
 from workflows.engine_approvals import PROTECTIVE, SYSTEM_NAMES, ApprovalsMixin, Notice, RunError, announce
-from workflows.models import Run, RunStep
+from workflows.models import FINISHED_STEPS, URGENT, Run, RunStep
+from workflows.ports import LiveRunExists, UsernameHeld
 from workflows.run_actions import HandOver, perform
 
-FINISHED = ("done", "cancelled")
+FINISHED = FINISHED_STEPS
 ACCOUNT_CREATES = ("create_user", "onboard")   # a conflict here means the username is someone else's
 # Fields a later HR event may fill in or change on a run under way without re-planning it.
 _FOLLOW_UPS = ("event_id", "requested_by", "slack_user_id", "manager_slack_id", "terminate_now")
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 # keeps a late worker from overwriting anything.
 LEASE = timedelta(minutes=5)
 MAX_HOLD = timedelta(minutes=75)
+# A pass reads the due steps BATCH at a time (so urgent work arriving meanwhile waits for at most BATCH steps) and
+# takes at most PASS_LIMIT steps; a hire is given up to _USERNAME_TRIES usernames when others race for them.
+BATCH, PASS_LIMIT, _USERNAME_TRIES = 50, 4000, 5
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,11 @@ class StartedRun:
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _protective(step: Any) -> bool:
+    """A step that cuts access at once in a terminate-now offboarding (see PROTECTIVE)."""
+    return step.spec is not None and step.spec.verb in PROTECTIVE
 
 
 def _jsonable(person: Any) -> dict[str, Any]:
@@ -89,7 +98,11 @@ class Engine(ApprovalsMixin):
     # starting ---------------------------------------------------------------------------
     def start_run(self, event: Any) -> StartedRun:
         """Plan a run from an HR event; the same idempotency key returns the existing run. Onboarding: the
-        username (HR's, or generated) must not belong to someone else, else ``PersonError`` and no run."""
+        username (HR's, or generated) must not belong to someone else, else ``PersonError`` and no run.
+
+        The store holds one live run per kind and person, and each username for one live onboarding: an event
+        that loses a race with another for the same person is handled as a follow-up of the run that won, and
+        a hire that loses one for the same username chooses again (that name now counts as taken)."""
         if event.idempotency_key:
             existing = self.store.find_run_by_key(event.idempotency_key)
             if existing:
@@ -97,55 +110,64 @@ class Engine(ApprovalsMixin):
         kind = event.kind
         same = self._active_run_for(kind, event.person)
         if same is not None:
-            by = event.requested_by or f"hr-{event.source}"
-            update = _jsonable(event.person)
-            if update.get("terminate_now") and not same.person.get("terminate_now"):
-                self.terminate_now(same.id, by)
-            else:
-                self._refuse_other_changes(same, update)
-                self.reschedule(same.id, event.effective_date, by)
-            return StartedRun(same.id, False)
+            return self._follow_up(same, event)
         checklist = self.checklists[kind]
         person = _jsonable(event.person)
-        if self.choose_username and kind == "onboarding":
-            # HR's own username too: one taken by someone else is refused here (PersonError on "username")
-            person["username"] = self.choose_username(event.person)
         now = self.clock()
         tz = person.get("timezone") or self.default_timezone
-        if person.get("terminate_now"):
+        urgent = bool(person.get("terminate_now"))
+        if urgent:
             person[checklist.anchor] = now.astimezone(ZoneInfo(tz)).date().isoformat()
         anchor = anchor_date(checklist, person) or now.date()
         selected = steps_for(checklist, person)
         keys = {s.id for s in selected}
         steps = [RunStep(run_id=0, step_key=s.id, title=s.title, team=s.team, action=s.action, position=i,
                          requires=tuple(r for r in s.requires if r in keys),
-                         due_at=self._due(s, anchor, tz, now, urgent=bool(person.get("terminate_now"))))
+                         due_at=self._due(s, anchor, tz, now, urgent=urgent),
+                         priority=URGENT if urgent and _protective(s) else 0)
                  for i, s in enumerate(selected)]
         requester = event.requested_by or f"hr-{event.source}"
-        run = Run(kind=kind, person=person, requested_by=requester, effective_date=anchor.isoformat(),
-                  idempotency_key=event.idempotency_key, source=event.source)
-        run, created = self.store.create_run(run, steps)
-        if created:
-            self.store.audit(requester, "run.started", f"run:{run.id}",
-                             {"kind": kind, "person": run.display_name, "steps": len(steps), "source": event.source})
-        return StartedRun(run.id, created)
+        for _ in range(_USERNAME_TRIES):
+            if self.choose_username and kind == "onboarding":
+                # HR's own username too: one taken by someone else is refused here (PersonError on "username")
+                person["username"] = self.choose_username(event.person)
+            run = Run(kind=kind, person=dict(person), requested_by=requester, effective_date=anchor.isoformat(),
+                      idempotency_key=event.idempotency_key, source=event.source)
+            try:
+                run, created = self.store.create_run(run, steps)
+            except LiveRunExists as race:     # another event for this person was stored first
+                return self._follow_up(race.run, event)
+            except UsernameHeld:              # another hire of the same name was: choose again
+                continue
+            if created:
+                self.store.audit(requester, "run.started", f"run:{run.id}", {"kind": kind, "person": run.display_name,
+                                                                           "steps": len(steps), "source": event.source})
+            return StartedRun(run.id, created)
+        raise RunError(f"No free username could be settled for {run.display_name}: other hires of the same name "
+                       f"kept taking the one chosen. Send the event again.")
+
+    def _follow_up(self, same: Run, event: Any) -> StartedRun:
+        """Another event for a person whose run is under way: it may move its date or make it an emergency;
+        anything else it changes is refused."""
+        by = event.requested_by or f"hr-{event.source}"
+        update = _jsonable(event.person)
+        if update.get("terminate_now") and not same.person.get("terminate_now"):
+            self.terminate_now(same.id, by)
+        else:
+            self._refuse_other_changes(same, update)
+            self.reschedule(same.id, event.effective_date, by)
+        return StartedRun(same.id, False)
 
     @staticmethod
     def _due(step: Any, anchor: date, tz: str, now: datetime, *, urgent: bool = False) -> datetime:
-        if urgent and step.spec and step.spec.verb in PROTECTIVE:
+        if urgent and _protective(step):
             return now
         return due_at(step, anchor, tz, now=now).astimezone(timezone.utc)
 
     def _active_run_for(self, kind: str, person: Any) -> Run | None:
-        """An unfinished run of this kind for the same person (same employee id, else same username)."""
-        data = _jsonable(person)
-        for run in self.store.list_runs():
-            if run.kind != kind or not run.is_live:
-                continue
-            for key in ("employee_id", "username"):
-                if data.get(key) and run.person.get(key) == data.get(key):
-                    return run
-        return None
+        """The live run of this kind for the same person (same employee id, else same username): one indexed
+        lookup in the store, whatever the number of runs."""
+        return self.store.find_live_run(kind, _jsonable(person))
 
     def _refuse_other_changes(self, run: Run, update: dict[str, Any]) -> None:
         """A second event for a run under way may move its date; anything else it changes would be dropped
@@ -170,10 +192,10 @@ class Engine(ApprovalsMixin):
         for step in self.store.list_steps(run.id):
             if step.status in ("pending", "awaiting_approval"):
                 spec = checklist.step(step.step_key)
-                urgent = spec.spec is not None and spec.spec.verb in PROTECTIVE
+                urgent = _protective(spec)
                 status = "pending" if urgent else step.status
-                self.store.save_step(replace(step, status=status, lease_until=None,
-                                             due_at=self._due(spec, today, tz, now, urgent=True)),
+                self.store.save_step(replace(step, status=status, lease_until=None, priority=URGENT if urgent
+                                             else step.priority, due_at=self._due(spec, today, tz, now, urgent=True)),
                                      expect_status=step.status)
         person = {**run.person, "terminate_now": True, checklist.anchor: today.isoformat()}
         saved = self.store.save_run(replace(run, person=person, effective_date=today.isoformat()))
@@ -199,27 +221,34 @@ class Engine(ApprovalsMixin):
 
     # advancing ---------------------------------------------------------------------------
     def tick(self, worker: str = "worker", now: datetime | None = None) -> list[Notice]:
-        """Claim and advance every due step; returns what people should be told."""
+        """Claim and advance the steps that can move now (highest priority first, then fairly across runs); returns
+        what people should be told. Steps waiting on another step or an approval are not looked at: the store
+        releases them when what they wait for finishes, and a step finished here lets its dependents run in
+        this same pass. Due steps are read again every BATCH steps, so a terminate-now offboarding's protective
+        steps, which come first, wait for at most BATCH others even when they arrive during a pass."""
         now = now or self.clock()
         notices: list[Notice] = []
-        for _ in range(20):  # a finished step can make its dependents due in the same tick
-            finished = 0
-            for step_id in self.store.due_step_ids(now, limit=200):
+        taken: set[int] = set()
+        while len(taken) < PASS_LIMIT:
+            batch = [i for i in self.store.due_step_ids(now, limit=BATCH) if i not in taken]
+            if not batch:
+                break
+            for step_id in batch:
+                taken.add(step_id)
                 # the lease runs from the moment of the claim: earlier steps of this tick may have taken minutes
                 step = self.store.claim_step(step_id, worker, max(now, self.clock()), self.lease)
                 if step is not None:
-                    advanced = self._advance(step, now, worker)
-                    finished += sum(n.kind in ("step_done", "task") for n in advanced)
-                    notices += advanced
-            if not finished:
-                break
+                    notices += self._advance(step, now, worker)
+                    if step.priority:   # urgent: what it released (revoke after disable) goes next, not after BATCH
+                        break
         return notices + self._expire_approvals(now)
 
     def _advance(self, step: RunStep, now: datetime, worker: str = "worker") -> list[Notice]:
         run = self.store.get_run(step.run_id)
         done = {s.step_key for s in self.store.list_steps(run.id) if s.status in FINISHED}
-        if any(r not in done for r in step.requires):
-            self._save(step, status="pending", lease_until=None)
+        if any(r not in done for r in step.requires):   # only for a step stored without its wait (older rows)
+            if self._save(step, status="pending", lease_until=None):
+                self.store.settle_waiting(run.id)     # from now on it waits without being taken
             return []
         spec = self.checklists[run.kind].step(step.step_key)
         if spec.manual:

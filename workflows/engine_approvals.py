@@ -187,7 +187,7 @@ class ApprovalsMixin:
         its steps go back to waiting, so the next tick asks again with a fresh card: the run never sits on
         an approval nobody can decide any more."""
         notices = []
-        for approval in self.store.list_approvals(status="pending"):
+        for approval in self.store.list_approvals(status="pending", expired_at=now):   # (not every pending one)
             if approval.expires_at and approval.expires_at < now:
                 run = self.store.get_run(approval.run_id)
                 expired = self.store.save_approval(replace(approval, status="expired"), expect={"status": "pending"},
@@ -204,7 +204,7 @@ class ApprovalsMixin:
     def cancel_approvals(self, run_id: int) -> None:
         """A run that ended leaves no approval to decide: its pending ones are cancelled (their cards then say
         "already decided (cancelled)" when clicked)."""
-        for approval in self.store.list_approvals(status="pending"):
+        for approval in self.store.list_approvals(status="pending", run_id=run_id):
             if approval.run_id == run_id:
                 self.store.save_approval(replace(approval, status="cancelled"), expect={"status": "pending"},
                                          columns=("status",))

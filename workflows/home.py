@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from workflows.models import LIVE_RUNS
+from workflows.models import FINISHED_STEPS, LIVE_RUNS
 
 PAGE_SIZE = 10
 SECTIONS = ("requests", "tasks", "approvals", "queue", "pipeline")
-FINISHED_STEPS = ("done", "cancelled")
 _FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
 

@@ -103,6 +103,10 @@ class AuditEntry:
 # A run still under way: its steps are taken, its person has no second run. Ended: done, denied, failed
 # (stopped by IT, or the hire's username is someone else's).
 LIVE_RUNS = ("active", "blocked")
+# A step in one of these is behind its run: the steps that require it may go.
+FINISHED_STEPS = ("done", "cancelled")
+# RunStep.priority of the steps that cut a leaver's access in a terminate-now offboarding: taken before any other.
+URGENT = 1
 
 
 @dataclass(frozen=True)
@@ -156,6 +160,7 @@ class RunStep:
     channel: str | None = None
     message_ts: str | None = None
     done_by: str | None = None
+    priority: int = 0                # higher is taken first (URGENT: a terminate-now offboarding's protective steps)
     id: int | None = None
     updated_at: datetime | None = None
 

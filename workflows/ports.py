@@ -10,6 +10,22 @@ class StoreError(RuntimeError):
     """The store could not do what was asked (unreachable, bad state)."""
 
 
+class LiveRunExists(StoreError):
+    """A run of this kind is already under way for this person (the store holds one live run per person)."""
+
+    def __init__(self, run: Any):
+        super().__init__(f"a {run.kind} run is already under way for this person (run {run.id})")
+        self.run = run
+
+
+class UsernameHeld(StoreError):
+    """Another live onboarding holds this username (the store holds each username for one live onboarding)."""
+
+    def __init__(self, username: str):
+        super().__init__(f"the username {username} is held by another onboarding under way")
+        self.username = username
+
+
 class Store(Protocol):
     def ping(self) -> None: ...
     def save_person(self, person: Person) -> Person: ...

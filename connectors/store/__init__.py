@@ -100,11 +100,21 @@ def migrate(engine: Engine) -> None:
     """
     cfg = _alembic_config()
     file_lock = _sqlite_file_lock(engine) if engine.dialect.name == "sqlite" else nullcontext()
-    with _in_process, file_lock, engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with _in_process, file_lock, engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:   # batch mode copies a table and drops the old one: that must not cascade to the rows that
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")   # point at it (set outside the transaction to count)
+            conn.commit()
+        try:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
 
 def build_store(url: str) -> SqlStore:

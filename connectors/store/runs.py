@@ -16,12 +16,15 @@ from dataclasses import fields, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from connectors.store.live import live_keys
 from connectors.store.outbox import enqueue
+from connectors.store.readiness import lock_run, release_waiting, waiting_on
 from connectors.store.tables import approvals, checklist_runs, checklist_steps, digest_log, people
-from workflows.models import LIVE_RUNS, Announcement, Approval, Run, RunStep
+from workflows.models import FINISHED_STEPS, LIVE_RUNS, Announcement, Approval, Run, RunStep
+from workflows.ports import LiveRunExists, UsernameHeld
 
 log = logging.getLogger(__name__)
 _ANY: Any = object()   # expect_lease not given: the lease is not checked
@@ -53,6 +56,10 @@ def _approval(row: Any) -> Approval:
     return Approval(**values, id=row["id"], created_at=row["created_at"])
 
 
+def _live(run: Run) -> dict[str, str | None]:
+    return live_keys(run.kind, run.status, run.person or {})
+
+
 def _step_values(step: RunStep) -> dict[str, Any]:
     values = {k: getattr(step, k) for k in _STEP}
     values["requires"] = list(step.requires)
@@ -64,30 +71,57 @@ class RunStoreMixin:
 
     # runs -------------------------------------------------------------------------
     def create_run(self, run: Run, steps: Iterable[RunStep]) -> tuple[Run, bool]:
-        """Store a run and its steps in one transaction; (existing run, False) for a known idempotency key."""
+        """Store a run and its steps in one transaction; (existing run, False) for a known idempotency key.
+
+        A live run holds its person and its username (``live.py``): ``LiveRunExists`` when this kind of run is
+        already under way for the person, ``UsernameHeld`` when another live run of this kind has the username."""
         if run.idempotency_key:
             existing = self.find_run_by_key(run.idempotency_key)
             if existing:
                 return existing, False
         now = _now()
+        steps = list(steps)
+        statuses = {s.step_key: s.status for s in steps}
         try:
             with self.engine.begin() as conn:
                 person_id = conn.execute(insert(people).values(
                     display_name=run.display_name[:200], created_at=now, updated_at=now,
                     email=None, department=run.person.get("department"), title=run.person.get("title"),
                     timezone=run.person.get("timezone")).returning(people.c.id)).scalar_one()
-                values = {k: getattr(run, k) for k in _RUN} | {"person_id": person_id}
+                values = {k: getattr(run, k) for k in _RUN} | {"person_id": person_id} | _live(run)
                 run_id = conn.execute(insert(checklist_runs).values(**values, created_at=now, updated_at=now)
                                       .returning(checklist_runs.c.id)).scalar_one()
                 for step in steps:
-                    conn.execute(insert(checklist_steps).values(**_step_values(replace(step, run_id=run_id)),
-                                                                updated_at=now))
+                    conn.execute(insert(checklist_steps).values(
+                        **_step_values(replace(step, run_id=run_id)), updated_at=now,
+                        waiting_on=waiting_on(step.status, step.requires, statuses)))
         except IntegrityError:
             existing = self.find_run_by_key(run.idempotency_key) if run.idempotency_key else None
-            if existing is None:
-                raise
-            return existing, False
+            if existing is not None:
+                return existing, False
+            self._raise_live_conflict(run)
+            raise
         return self.get_run(run_id), True
+
+    def _raise_live_conflict(self, run: Run) -> None:
+        """After a refused insert: the live run holding the person, or the username, if that was the reason."""
+        holder = self.find_live_run(run.kind, {"employee_id": run.person.get("employee_id")})
+        if holder is not None:
+            raise LiveRunExists(holder) from None
+        username = run.person.get("username")
+        if username and self.find_live_run(run.kind, {"username": username}) is not None:
+            raise UsernameHeld(username) from None
+
+    def find_live_run(self, kind: str, person: dict[str, Any]) -> Run | None:
+        """The live run of ``kind`` for this person: the one with their employee id, else the one with their
+        username (an indexed lookup on the live keys)."""
+        keys = {column: key for column, key in live_keys(kind, LIVE_RUNS[0], person).items() if key}
+        if not keys:
+            return None
+        query = select(checklist_runs).where(or_(*(checklist_runs.c[column] == key for column, key in keys.items())))
+        with self.engine.connect() as conn:
+            rows = sorted(conn.execute(query).mappings(), key=lambda row: row["live_key"] != keys.get("live_key"))
+        return _run(rows[0]) if rows else None
 
     def find_run_by_key(self, key: str) -> Run | None:
         with self.engine.connect() as conn:
@@ -107,8 +141,12 @@ class RunStoreMixin:
             return [_run(r) for r in conn.execute(query).mappings()]
 
     def save_run(self, run: Run, *, announce: Iterable[Announcement] = (), columns: Iterable[str] | None = None) -> Run:
-        """Write a run (``columns``: only those); ``announce`` goes to the outbox in the same transaction."""
-        values = {k: getattr(run, k) for k in (_RUN if columns is None else columns)}
+        """Write a run (``columns``: only those); its live keys follow its status in the same statement (cleared
+        once it has ended); ``announce`` goes to the outbox in the same transaction."""
+        if columns is None:
+            values = {k: getattr(run, k) for k in _RUN} | _live(run)
+        else:   # a few columns (where its card is): status, and so the live keys, are not touched
+            values = {k: getattr(run, k) for k in columns}
         with self.engine.begin() as conn:
             conn.execute(update(checklist_runs).where(checklist_runs.c.id == run.id).values(**values, updated_at=_now()))
             enqueue(conn, announce)
@@ -156,20 +194,39 @@ class RunStoreMixin:
         values = _step_values(step)
         if columns is not None:
             values = {k: values[k] for k in columns}
+        finishing = values.get("status") in FINISHED_STEPS
         with self.engine.begin() as conn:
+            if finishing:
+                lock_run(conn, step.run_id)
             changed = conn.execute(query.values(**values, updated_at=_now())).rowcount
+            if changed and finishing:   # in this transaction: a step is never finished with dependents left waiting
+                release_waiting(conn, step.run_id)
             if changed:
                 enqueue(conn, announce)
         return self.get_step(step.id) if changed else None
 
+    def settle_waiting(self, run_id: int) -> None:
+        """Set what each pending step of the run waits on, from its steps as they stand (for a step stored
+        without it; ``save_step`` keeps it up to date otherwise)."""
+        with self.engine.begin() as conn:
+            lock_run(conn, run_id)
+            release_waiting(conn, run_id)
+
     def due_step_ids(self, now: datetime, limit: int = 50) -> list[int]:
-        query = (select(checklist_steps.c.id).join(checklist_runs, checklist_runs.c.id == checklist_steps.c.run_id)
-                 .where(checklist_runs.c.status.in_(LIVE_RUNS))
-                 .where(or_(and_(checklist_steps.c.status == "pending", checklist_steps.c.due_at <= now,
-                                 or_(checklist_steps.c.next_attempt_at.is_(None),
-                                     checklist_steps.c.next_attempt_at <= now)),
-                            and_(checklist_steps.c.status == "running", checklist_steps.c.lease_until < now)))
-                 .order_by(checklist_steps.c.due_at, checklist_steps.c.position).limit(limit))
+        """Steps that can move now, in the order to take them: the highest priority first (a terminate-now
+        offboarding's protective steps), then fairly across runs (each run's first due step, oldest first, then
+        each run's second, …). Steps waiting on another step (``waiting_on``) or on an approval
+        (``awaiting_approval``) are not among them, so this grows with the work that can move, not the runs."""
+        s = checklist_steps.c
+        turn = func.row_number().over(partition_by=s.run_id, order_by=(s.priority.desc(), s.due_at, s.position))
+        movable = (select(s.id, s.priority, s.due_at, turn.label("turn"))
+                   .join(checklist_runs, checklist_runs.c.id == s.run_id)
+                   .where(checklist_runs.c.status.in_(LIVE_RUNS))
+                   .where(or_(and_(s.status == "pending", s.waiting_on.is_(None), s.due_at <= now,
+                                   or_(s.next_attempt_at.is_(None), s.next_attempt_at <= now)),
+                              and_(s.status == "running", s.lease_until < now)))).subquery()
+        query = (select(movable.c.id).order_by(movable.c.priority.desc(), movable.c.turn, movable.c.due_at,
+                                               movable.c.id).limit(limit))
         with self.engine.connect() as conn:
             return list(conn.execute(query).scalars())
 
@@ -220,10 +277,16 @@ class RunStoreMixin:
             row = conn.execute(select(approvals).where(approvals.c.id == approval_id)).mappings().first()
         return _approval(row) if row else None
 
-    def list_approvals(self, *, status: str | None = None) -> list[Approval]:
+    def list_approvals(self, *, status: str | None = None, run_id: int | None = None,
+                       expired_at: datetime | None = None) -> list[Approval]:
+        """Approvals by id; only those in ``status``, of ``run_id``, expired by ``expired_at`` when given."""
         query = select(approvals).order_by(approvals.c.id)
         if status:
             query = query.where(approvals.c.status == status)
+        if run_id is not None:
+            query = query.where(approvals.c.run_id == run_id)
+        if expired_at is not None:
+            query = query.where(approvals.c.expires_at < expired_at)
         with self.engine.connect() as conn:
             return [_approval(r) for r in conn.execute(query).mappings()]
 

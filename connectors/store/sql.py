@@ -9,6 +9,7 @@ from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.store.outbox import SqlOutbox, enqueue
+from connectors.store.queue_status import QueueStatusMixin
 from connectors.store.runs import RunStoreMixin
 from connectors.store.tables import answer_log, audit_log, people, processed_events, requests
 from workflows.models import Announcement, AnswerRecord, AuditEntry, ItRequest, Person
@@ -29,7 +30,7 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class SqlStore(RunStoreMixin):
+class SqlStore(RunStoreMixin, QueueStatusMixin):
     def __init__(self, engine: Engine):
         self.engine = engine
         self.outbox = SqlOutbox(engine)

@@ -107,6 +107,12 @@ checklist_runs = Table(
     Column("person", JSON),
     Column("source", String(20)),
     Column("blocked_reason", Text),
+    # Set while the run is live (connectors/store/live.py), else NULL: one live run per kind and person, and one
+    # live onboarding per username, held by the database itself.
+    Column("live_key", String(120)),
+    Column("live_username", String(150)),
+    Index("uq_checklist_runs_live_key", "live_key", unique=True),
+    Index("uq_checklist_runs_live_username", "live_username", unique=True),
 )
 
 checklist_steps = Table(
@@ -132,7 +138,12 @@ checklist_steps = Table(
     Column("channel", String(32)),
     Column("message_ts", String(32)),
     Column("done_by", String(100)),
+    # The step_key of a required step not yet finished (NULL: free to run when due); kept by the store, released
+    # in the transaction that finishes the step it names (connectors/store/readiness.py).
+    Column("waiting_on", String(100)),
+    Column("priority", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("run_id", "step_key", name="uq_checklist_steps_run_step"),
+    Index("ix_checklist_steps_due", "status", "waiting_on", "due_at"),
 )
 
 approvals = Table(
@@ -153,6 +164,7 @@ approvals = Table(
     Column("security_status", String(20)),
     Column("security_decided_by", String(32)),
     Column("summary", Text),
+    Index("ix_approvals_status_expires", "status", "expires_at"),   # the worker's "which expired" at every pass
 )
 
 audit_log = Table(

@@ -22,7 +22,8 @@ def store(database_url):
 
 
 def _run(key: str = "hr-1") -> Run:
-    return Run(kind="onboarding", person={"given_name": "Zoë", "surname": "Ødegård", "username": "zoe.odegard"},
+    """A live onboarding; each key a hire of its own (a live run holds its username)."""
+    return Run(kind="onboarding", person={"given_name": "Zoë", "surname": "Ødegård", "username": f"zoe.{key}"},
                requested_by="U0HR1", effective_date="2027-03-01", idempotency_key=key, source="webhook")
 
 
@@ -62,7 +63,7 @@ def test_only_one_of_many_workers_claims_a_step(store):
 
 
 def test_steps_not_yet_due_or_waiting_to_retry_are_not_offered(store):
-    run, _ = store.create_run(_run(), _steps(2))
+    run, _ = store.create_run(_run(), [replace(s, requires=()) for s in _steps(2)])   # (neither waits on the other)
     first, second = store.list_steps(run.id)
     store.save_step(replace(first, due_at=NOW + timedelta(days=1)))
     store.save_step(replace(second, next_attempt_at=NOW + timedelta(minutes=2)))
@@ -161,3 +162,34 @@ def test_two_halves_of_an_approval_written_from_one_read_both_stay(store):
     both = store.get_approval(approval.id)
     assert (both.decided_by, both.decided_at, both.security_decided_by, both.security_status) == (
         "U0IT2", NOW, "U0SEC1", "approved")
+
+
+def test_due_steps_come_urgent_first_then_fairly_across_runs_and_waiting_ones_not_at_all(store):
+    busy, _ = store.create_run(_run("hr-busy"), [replace(s, requires=(), due_at=NOW - timedelta(days=1))
+                                                 for s in _steps(3)])
+    other, _ = store.create_run(_run("hr-other"), _steps(2))            # s1 waits on s0
+    urgent, _ = store.create_run(_run("hr-urgent"), [replace(_steps(1)[0], priority=1)])
+    ids = {(r.id, s.step_key): s.id for r in (busy, other, urgent) for s in store.list_steps(r.id)}
+    assert store.due_step_ids(NOW) == [ids[urgent.id, "s0"], ids[busy.id, "s0"], ids[other.id, "s0"],
+                                       ids[busy.id, "s1"], ids[busy.id, "s2"]]
+    first = store.get_step(ids[other.id, "s0"])
+    store.save_step(replace(first, status="done"))
+    assert ids[other.id, "s1"] in store.due_step_ids(NOW), "released by the write that finished what it waited on"
+
+
+def test_a_live_run_holds_its_person_and_username_until_it_ends(store):
+    from workflows.ports import LiveRunExists, UsernameHeld
+    hire = {"given_name": "Zoë", "surname": "Ødegård", "employee_id": "E1", "username": "zoe"}
+    run, _ = store.create_run(replace(_run("hr-a"), person=hire), _steps(1))
+    with pytest.raises(LiveRunExists) as same:
+        store.create_run(replace(_run("hr-b"), person={**hire, "username": "zoe2"}), _steps(1))
+    assert same.value.run.id == run.id
+    with pytest.raises(UsernameHeld):
+        store.create_run(replace(_run("hr-c"), person={**hire, "employee_id": "E2", "username": "ZOE"}), _steps(1))
+    with statements_sent(store.engine) as statements:
+        assert store.find_live_run("onboarding", {"employee_id": "E1"}).id == run.id
+    assert len(statements) == 1
+    store.save_run(replace(run, status="done"))
+    assert store.find_live_run("onboarding", {"employee_id": "E1"}) is None
+    again, created = store.create_run(replace(_run("hr-d"), person=hire), _steps(1))
+    assert created and again.id != run.id
