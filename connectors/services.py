@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from connectors.store import build_store
 from workflows.engine import Engine
@@ -16,6 +16,10 @@ from workflows.run_policy import RunPolicy
 SANDBOX_PEOPLE = ("jane.doe", "sam.reed", "ben.okafor")
 
 
+def _no_wake() -> None:
+    """No worker in this process: the worker process finds the work at its next poll."""
+
+
 @dataclass
 class Services:
     store: Store
@@ -26,6 +30,8 @@ class Services:
     directories: Mapping[str, Any] = field(default_factory=dict)
     reminders: Any = None   # config/reminders.yaml (workflows.digest.ReminderPolicy), validated at start-up
     outbox_lease: float = 120.0   # seconds an outbox sender holds a row (ITBOT_OUTBOX_LEASE)
+    # Tells this process's worker there is work (a decision, a finished task); listeners never do it themselves.
+    wake: Callable[[], None] = _no_wake
 
     @property
     def teams(self) -> Any:

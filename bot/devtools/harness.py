@@ -59,6 +59,8 @@ class Harness:
         self.settings: Settings | None = None
         self.app: Any = None
         self.executor: ListenerExecutor | None = None
+        self.worker: Any = None
+        self._worker_stop: Any = None
 
     def start(self) -> "Harness":
         if self._database_url is None:
@@ -73,6 +75,15 @@ class Harness:
                                 directory_mode="sandbox", hr_webhook_secret=Secret(self.hr_secret))
         self.services = build_services(self.settings, clock=self._clock, directories=self._directories)
         self._seed_people()
+        # the worker, as `itbot worker` runs it, in a thread: woken by the listeners (no polling, so a test's
+        # own ticks and clock moves stay in its hands)
+        import threading
+        from bot.app import make_client
+        from bot.worker import WorkerLoop
+        self.worker = WorkerLoop(self.services, make_client(self.settings), name="harness-worker")
+        self._worker_stop = threading.Event()
+        self.worker.start_thread(self._worker_stop, poll=False)
+        self.services.wake = self.worker.wake
         if self._event_process:  # as `itbot serve` runs: events handled in a separate process
             from bot.events import EventRelay
             self.relay = EventRelay(self.settings).start()
@@ -86,7 +97,8 @@ class Harness:
 
     def settle(self, *, after: int = 0, timeout: float = 15.0) -> list[Call]:
         """Wait until the app is through with what it was sent (no listener running here, no event waiting
-        in or being handled by the event process); the Slack calls made since index ``after``.
+        in or being handled by the event process, and the worker through with every pass it was woken for);
+        the Slack calls made since index ``after``.
 
         Call it after the driver's request has returned: by then Bolt has handed the listener over."""
         deadline = time.monotonic() + timeout
@@ -94,8 +106,9 @@ class Harness:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"the app was still busy after {timeout}s")
-            if self.executor.wait_idle(remaining) and (self.relay is None or self.relay.pending() == 0):
-                if self.executor.busy == 0:  # nothing was handed back here while the event process ran
+            if self.executor.wait_idle(remaining) and (self.relay is None or self.relay.pending() == 0) \
+                    and self.worker.wait_idle(max(deadline - time.monotonic(), 0)):
+                if self.executor.busy == 0 and self.worker.wait_idle(0):  # nothing new was handed over meanwhile
                     return list(self.fake.calls[after:])
             time.sleep(0.005)
 
@@ -110,6 +123,9 @@ class Harness:
     def stop(self) -> None:
         if self.server:
             self.server.stop()
+        if self._worker_stop is not None:
+            self._worker_stop.set()
+            self.worker.wake()
         if self.relay:
             self.relay.stop()
         self.fake.stop()

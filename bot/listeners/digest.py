@@ -7,7 +7,6 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.ids import DigestActionId
-from bot.run_notify import deliver
 from connectors.services import Services
 from workflows.engine import RunError
 
@@ -17,7 +16,7 @@ def register(app: App, services: Services) -> None:
         ack()
         user = body["user"]["id"]
         try:
-            notices = services.engine.complete_task(int(action["value"]), user)
+            services.engine.complete_task(int(action["value"]), user)
         except RunError as exc:
             return client.chat_postEphemeral(channel=body["channel"]["id"], user=user, text=str(exc))
         message = body.get("message") or {}
@@ -29,7 +28,7 @@ def register(app: App, services: Services) -> None:
             blocks.append(block)
         client.chat_update(channel=body["channel"]["id"], ts=body["container"]["message_ts"],
                            text=message.get("text") or "Your IT to-do", blocks=blocks)
-        deliver(services, client, notices)
+        services.wake()   # what finishing it announces is in the outbox; the worker sends it
 
     def handle_digest_open_action(ack: Ack) -> None:
         ack()   # a link button: Slack opens the URL and still tells the app, which must answer 200

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.ids import RunActionId, RunCallbackId
 from bot.render import render, slack_escape
-from bot.run_notify import approval_blocks, deliver
+from bot.run_notify import approval_blocks
 from connectors.services import Services
 from workflows.directory import DirectoryError
 from workflows.directory_plans import PersonError
@@ -61,9 +61,6 @@ def payload_from_view(view: dict[str, Any], kind: str, user: str) -> dict[str, A
 def register(app: App, services: Services) -> None:
     engine, policy = services.engine, services.run_policy
 
-    def _advance(client: WebClient) -> None:
-        deliver(services, client, engine.tick("slack"))
-
     def _open(callback: str, title: str, submit: str, spec):
         def handle_run_command(ack: Ack, body: dict, client: WebClient) -> None:
             if not policy.may_start(body["user_id"]):
@@ -104,7 +101,7 @@ def register(app: App, services: Services) -> None:
             return
         client.chat_postMessage(channel=dm, text=f"Started {kind} for {name} (run {started.run_id}). "
                                                  f"Progress is in <#{policy.progress_channel}>.")
-        _advance(client)
+        services.wake()   # the worker takes the run's first steps
 
     def handle_run_decision_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
@@ -113,7 +110,7 @@ def register(app: App, services: Services) -> None:
         decided = _attempt(client, body, lambda: engine.decide(int(action["value"]), user, approve))
         if decided is None:
             return
-        approval, notices = decided
+        approval, _ = decided
         run = services.store.get_run(approval.run_id)
         if approval.status == "pending":
             decision = f"IT approved by <@{user}>; waiting for Security." if approval.decided_by == user \
@@ -122,8 +119,7 @@ def register(app: App, services: Services) -> None:
             decision = f"{'Approved' if approval.status == 'approved' else 'Denied'} by <@{user}>."
         client.chat_update(channel=body["channel"]["id"], ts=body["container"]["message_ts"], text=decision,
                            blocks=approval_blocks(services, run, approval, decision))
-        deliver(services, client, notices)
-        _advance(client)
+        services.wake()   # the decision is recorded (and what it announces is in the outbox): the worker acts
 
     def _redraw_task(client: WebClient, body: dict, step: Any, what: str) -> None:
         """Update the task card in place (who has it, or that it is done)."""
@@ -139,8 +135,7 @@ def register(app: App, services: Services) -> None:
         if notices is None:
             return
         _redraw_task(client, body, services.store.get_step(int(action["value"])), f"done by <@{user}>")
-        deliver(services, client, notices)
-        _advance(client)
+        services.wake()
 
     def handle_task_claim_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
@@ -151,9 +146,8 @@ def register(app: App, services: Services) -> None:
 
     def handle_run_stop_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
-        notices = _attempt(client, body, lambda: engine.stop_run(int(action["value"]), body["user"]["id"]))
-        if notices is not None:
-            deliver(services, client, notices)
+        if _attempt(client, body, lambda: engine.stop_run(int(action["value"]), body["user"]["id"])) is not None:
+            services.wake()
 
     app.command("/onboard")(_open(RunCallbackId.ONBOARD_MODAL.value, "Onboard a new hire", "Start onboarding",
                                   ONBOARD_FIELDS))

@@ -14,7 +14,6 @@ ones (``ADDirectory``, ``EntraDirectory``) handed to the Harness in place of its
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import date, datetime, timezone
 from typing import Any
@@ -40,36 +39,6 @@ LAST_DAY = date(2027, 3, 5)     # a Friday
 TZ = "Europe/London"
 UAC_DISABLED = 0x2
 SETTLE = 20.0                   # seconds to wait for the app to finish handling one request
-
-
-class _TickNotices(list):
-    """What one engine tick returned, marked so the delivery of exactly that result can be recognised."""
-
-
-class TickCounter:
-    """Counts Slack listeners that are through: a listener's last work is to tick the engine and deliver what
-    the tick returned (posting cards, which can involve directory reads for the plan). The test waits for
-    that delivery to finish, not for Slack to fall quiet for a while, before it looks or touches anything."""
-
-    def __init__(self, tick, deliver):
-        self._tick, self._deliver, self.done = tick, deliver, 0
-        self._cond = threading.Condition()
-
-    def tick(self, *args, **kwargs):
-        return _TickNotices(self._tick(*args, **kwargs))
-
-    def deliver(self, services, client, notices):
-        try:
-            return self._deliver(services, client, notices)
-        finally:
-            if isinstance(notices, _TickNotices):
-                with self._cond:
-                    self.done += 1
-                    self._cond.notify_all()
-
-    def wait_beyond(self, count: int, timeout: float = SETTLE) -> None:
-        with self._cond:
-            assert self._cond.wait_for(lambda: self.done > count, timeout), "the app never advanced the run"
 
 
 class _World:
@@ -137,10 +106,7 @@ def world(samba_dc, samba_ou, fake, clock, monkeypatch, tmp_path):  # noqa: F811
     harness = Harness(database_url=f"sqlite:///{tmp_path / 'itbot.db'}", clock=clock).start()
     try:
         assert harness.services.directories is directories
-        ticks = TickCounter(harness.services.engine.tick, deliver)
-        monkeypatch.setattr(harness.services.engine, "tick", ticks.tick)
-        monkeypatch.setattr("bot.listeners.runs.deliver", ticks.deliver)
-        yield _World(harness=harness, clock=clock, ticks=ticks, samba=samba_dc, ous=ous, groups=groups,
+        yield _World(harness=harness, clock=clock, samba=samba_dc, ous=ous, groups=groups,
                      manager=manager, fake=fake, cloud_groups=cloud_groups, skus=skus,
                      client=make_client(harness.settings), landed={})
     finally:
@@ -166,12 +132,12 @@ def _form(**fields: Any) -> dict:
 
 
 def _after_tick(w: _World, send) -> list:
-    """Send one request that ends with the app advancing the run; wait until it has, return its Slack calls."""
-    mark, ticks = len(w.harness.fake.calls), w.ticks.done
+    """Send one request that ends with the worker advancing the run (the listener records and wakes it); wait
+    until the listener and the worker's pass are through, return the Slack calls made meanwhile."""
+    mark = len(w.harness.fake.calls)
     reply = send()
     assert reply.status == 200, reply
-    w.ticks.wait_beyond(ticks)
-    return list(w.harness.fake.calls[mark:])
+    return w.harness.settle(after=mark, timeout=SETTLE)
 
 
 def _refused(w: _World, user: str, action: RunActionId, value: Any, card) -> str:
