@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.render import render
 from connectors.services import Services
 from workflows.digest import Digest, ReminderPolicy, digests_due
 from workflows.home import approval_role, roles_of
+from workflows.models import Announcement
 
 log = logging.getLogger(__name__)
 
@@ -85,23 +84,30 @@ class Digests:
         return digests, timezone_of
 
     def send(self, client: WebClient, now: datetime | None = None) -> int:
-        """Send every digest due at ``now`` that was not sent today; returns how many went out."""
+        """Record every digest due at ``now`` that was not recorded today, each with its message in the outbox
+        (so a clock killed here leaves each message to be sent once), then send them paced; returns how many
+        of them went out. One Slack could not take now is retried by the outbox (after ``Retry-After``)."""
+        from bot.outbox import OutboxSender
+
         now = now or datetime.now(timezone.utc)
         digests, timezone_of = self.due(now)
         gap = 1.0 / self.policy.messages_per_second if self.policy.messages_per_second else 0.0
-        sent = 0
+        streams = []
         for digest in digests:
-            if not self.services.store.claim_digest(digest.user, digest.local_date, len(digest.items)):
-                continue  # already sent today (or another clock is sending it)
-            try:
-                client.chat_postMessage(channel=digest.user, text=f"Your IT to-do: {len(digest.items)} item(s)",
-                                        blocks=digest_blocks(digest, self.policy, timezone_of(digest.user)))
-                sent += 1
-            except SlackApiError as exc:
-                self.services.store.release_digest(digest.user, digest.local_date)
-                log.warning("digest not sent; will retry at the next sweep",
-                            extra={"user": digest.user, "error": exc.response.get("error")})
-            if gap:
-                time.sleep(gap)
+            stream = f"digest:{digest.user}:{digest.local_date}"
+            message = Announcement(stream, "digest", {
+                "user": digest.user, "text": f"Your IT to-do: {len(digest.items)} item(s)",
+                "blocks": digest_blocks(digest, self.policy, timezone_of(digest.user))})
+            if self.services.store.claim_digest(digest.user, digest.local_date, len(digest.items),
+                                                announce=[message]):
+                streams.append(stream)   # else: already recorded today (perhaps by another clock)
+        OutboxSender(self.services, client).drain(pace=gap)
+        sent = self.services.store.outbox.sent_in(streams)
         log.info("digests sent", extra={"sent": sent, "due": len(digests)})
         return sent
+
+
+def send_digest(delivery: Any) -> None:
+    """The outbox's digest row: the DM as it was rendered when the digest was recorded."""
+    payload = delivery.row.payload
+    delivery.post("dm", channel=payload["user"], text=payload["text"], blocks=payload["blocks"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 import urllib.error
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -129,15 +130,18 @@ class OutboxSender:
         self.clock = clock
         self._handlers = HANDLERS
 
-    def drain(self, *, rounds: int = 20, limit: int = 50) -> int:
-        """Send everything due now (rows freed by a sent one, later in their stream, in later rounds); returns
-        how many rows were sent."""
+    def drain(self, *, rounds: int = 20, limit: int = 50, pace: float = 0.0) -> int:
+        """Send everything due now (rows freed by a sent one, later in their stream, in later rounds), ``pace``
+        seconds apart; returns how many rows were sent."""
         sent = 0
         for _ in range(rounds):
             rows = self.outbox.claim(self.clock(), self.lease, limit)
             if not rows:
                 break
-            sent += sum(self.send(row) for row in rows)
+            for row in rows:
+                sent += self.send(row)
+                if pace:
+                    time.sleep(pace)
         return sent
 
     def send(self, row: OutboxRow) -> bool:

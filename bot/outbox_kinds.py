@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
+from bot.digests import send_digest
 from bot.jobs import SLA_HANDLERS
 from bot.outbox import Delivery
 from bot.render import slack_escape
@@ -100,4 +101,5 @@ HANDLERS: dict[str, Callable[[Delivery], None]] = {
         "new card; please make sure someone decides it.")),
     **{kind: _run_notice(_nothing) for kind in ("run_denied", "run_done", "step_done", "step_waiting", "task_done")},
     **SLA_HANDLERS,
+    "digest": send_digest,
 }

@@ -123,6 +123,15 @@ class SqlOutbox:
         with self.engine.connect() as conn:
             return conn.execute(query).scalar_one() == 0
 
+    def sent_in(self, streams: Iterable[str]) -> int:
+        """How many rows of these streams have been sent."""
+        names = list(streams)
+        if not names:
+            return 0
+        query = select(func.count()).select_from(outbox).where(outbox.c.stream.in_(names), outbox.c.status == "sent")
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
+
     def backlog(self, now: datetime | None = None) -> Backlog:
         now = now or _now()
         query = (select(outbox.c.status, func.count(), func.min(outbox.c.created_at))

@@ -307,21 +307,17 @@ class RunStoreMixin:
         return self.get_approval(approval.id) if changed else None
 
     # daily digests -------------------------------------------------------------------
-    def claim_digest(self, user: str, local_date: str, items: int) -> bool:
-        """Record today's digest for ``user``; False when one was already sent (or is being sent) today."""
+    def claim_digest(self, user: str, local_date: str, items: int, *, announce: Iterable[Announcement] = ()) -> bool:
+        """Record today's digest for ``user``, with the message in the outbox (one transaction); False when one was
+        already recorded today."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(digest_log).values(user_slack_id=user, local_date=local_date, sent_at=_now(),
                                                        items=items))
+                enqueue(conn, announce)
         except IntegrityError:
             return False
         return True
-
-    def release_digest(self, user: str, local_date: str) -> None:
-        """Forget a claim whose message could not be sent, so the next sweep tries again."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(digest_log).where(digest_log.c.user_slack_id == user,
-                                                  digest_log.c.local_date == local_date))
 
     def open_tasks(self) -> list[tuple[Run, RunStep]]:
         """Every step waiting for a person (status "task") with its run."""

@@ -216,3 +216,22 @@ def test_a_help_desk_request_waiting_for_its_approver_is_in_the_approvers_digest
     assert item.ref == request.id and request.number in item.title
     blocks = json.dumps(digest_blocks(digest, load_reminder_policy(CONFIG), "Europe/London"))
     assert "waiting for your approval" in blocks and "<@U0ANA>" in blocks
+
+
+def test_a_digest_slack_could_not_take_is_sent_once_later_and_not_twice(h, clock):
+    from slack_sdk import WebClient
+    _start_run(h, clock)
+    # a client without the 5xx retries of make_client (they only make the test wait): the outbox does the retrying
+    digests, client = _digests(h), WebClient(token=h.settings.slack_bot_token.reveal(), base_url=h.fake.url)
+    h.fake.fail_next("chat.postMessage", "service_unavailable", status=503, times=1000)   # Slack is down for a while
+    assert digests.send(client, MONDAY + timedelta(hours=15)) == 0
+    assert _dms(h, "U0IT1") == [] or all(not c.response.get("ok") for c in _dms(h, "U0IT1"))
+    assert digests.send(client, MONDAY + timedelta(hours=15, minutes=5)) == 0, "recorded once: not built again"
+    backlog = h.services.store.outbox.backlog()
+    assert backlog.pending >= 1 and backlog.failed == 0, "waiting to be tried again, not dropped"
+    h.fake._faults.clear()
+    from bot.outbox import OutboxSender
+    later = datetime.now(timezone.utc) + timedelta(hours=1)   # past every backoff
+    OutboxSender(h.services, client, clock=lambda: later).drain()
+    delivered = [c for c in _dms(h, "U0IT1") if c.response.get("ok")]
+    assert len(delivered) == 1 and delivered[0].args["text"].startswith("Your IT to-do")
