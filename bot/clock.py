@@ -41,8 +41,10 @@ def run_job(name: str) -> None:
     elif name == "weekly-summary":
         post_weekly_summary(services, client)
     elif name == "housekeeping":
-        forgotten = services.store.prune_processed_events(datetime.now(timezone.utc) - timedelta(days=2))
-        log.info("housekeeping", extra={"event_ids_forgotten": forgotten})
+        now = datetime.now(timezone.utc)
+        forgotten = services.store.prune_processed_events(now - timedelta(days=2))
+        pruned = services.store.outbox.prune(now - timedelta(days=7))
+        log.info("housekeeping", extra={"event_ids_forgotten": forgotten, "outbox_rows_forgotten": pruned})
     else:
         log.error("unknown job", extra={"job": name})
 

@@ -31,6 +31,7 @@ from connectors.store.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 METADATA_EVENT = "itbot_outbox"
+FIND_PAGES = 5   # pages of channel history read to find a message a vanished sender may have posted
 TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable",
                               "request_timeout", "team_added_to_org"})
 _NETWORK = (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError)
@@ -88,16 +89,19 @@ class Delivery:
         if channel[:1] in "UW":   # a DM posted to a user id: the conversation is the D… channel
             channel = _call(lambda: self.client.conversations_open(users=channel))["channel"]["id"]
         oldest = f"{self.row.created_at.timestamp() - 5:.6f}"
-        if thread_ts:
-            reply = _call(lambda: self.client.conversations_replies(channel=channel, ts=thread_ts, oldest=oldest,
-                                                                     include_all_metadata=True, limit=200))
-        else:
-            reply = _call(lambda: self.client.conversations_history(channel=channel, oldest=oldest,
-                                                                     include_all_metadata=True, limit=200))
-        for message in reply.get("messages") or []:
-            payload = (message.get("metadata") or {}).get("event_payload") or {}
-            if payload.get("outbox_id") == self.row.id and payload.get("part") == part:
-                return channel, message["ts"]
+        read = self.client.conversations_replies if thread_ts else self.client.conversations_history
+        where = {"ts": thread_ts} if thread_ts else {}
+        cursor = None
+        for _ in range(FIND_PAGES):   # a busy channel: a few pages of what was posted since the row was made
+            reply = _call(lambda: read(channel=channel, oldest=oldest, include_all_metadata=True, limit=200,
+                                       **where, **({"cursor": cursor} if cursor else {})))
+            for message in reply.get("messages") or []:
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("outbox_id") == self.row.id and payload.get("part") == part:
+                    return channel, message["ts"]
+            cursor = (reply.get("response_metadata") or {}).get("next_cursor")
+            if not (reply.get("has_more") and cursor):
+                break
         return None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, exists, func, insert, or_, select, update
 
 from connectors.store.tables import outbox
 from workflows.models import Announcement
@@ -142,6 +142,11 @@ class SqlOutbox:
         age = (now - min(oldest)).total_seconds() if oldest else None
         return Backlog(counts.get("pending", (0,))[0], counts.get("sending", (0,))[0], counts.get("failed", (0,))[0],
                        age)
+
+    def prune(self, before: datetime) -> int:
+        """Forget rows sent before ``before`` (failed ones stay for an operator to read)."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(outbox).where(outbox.c.status == "sent", outbox.c.sent_at < before)).rowcount
 
     def rows(self, *, status: str | None = None) -> list[dict[str, Any]]:
         query = select(outbox).order_by(outbox.c.id)

@@ -109,3 +109,23 @@ def test_a_cancelled_task_is_not_announced_after_all(world):
     assert _task_cards(fake) == [], "its task was cancelled before the card went out"
     stopped = [m for m in fake.messages() if "stopped" in m["text"]]
     assert len(stopped) == 1
+
+
+def test_housekeeping_forgets_messages_sent_a_week_ago_and_keeps_failures(world):
+    from sqlalchemy import update
+
+    from bot import clock as clock_process
+    from connectors.store.tables import outbox
+
+    services, fake, sender, clock = world
+    _hire(services, clock, 2)
+    fake.fail_next("chat.postMessage", "not_in_channel")
+    sender.drain()
+    with services.store.engine.begin() as conn:
+        conn.execute(update(outbox).values(sent_at=datetime.now(timezone.utc) - timedelta(days=8)))
+    clock_process._RUNTIME.update(services=services, client=None)
+    try:
+        clock_process.run_job("housekeeping")
+    finally:
+        clock_process._RUNTIME.clear()
+    assert [r["status"] for r in services.store.outbox.rows()] == ["failed"], "the failure stays to be read"
