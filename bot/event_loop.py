@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import threading
 import time
 import urllib.error
@@ -58,6 +59,39 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"[:500]
 
 
+class Bell:
+    """What wakes the loop: a byte on a pipe from the serving process (an event was spooled; ``q``: stop), or
+    from one of its own workers (one is free). A pipe, not a multiprocessing.Event: a process killed while
+    holding an Event's shared lock would leave every other process waiting on it for ever. The serving
+    process's end closing (it died) stops the loop too."""
+
+    def __init__(self, fd: int | None = None):
+        self._fds = [] if fd is None else [fd]
+        self._local_r, self._local_w = os.pipe()
+        self._fds.append(self._local_r)
+        for f in (*self._fds, self._local_w):
+            os.set_blocking(f, False)
+        self.stopped = False
+
+    def set(self) -> None:
+        try:
+            os.write(self._local_w, b".")
+        except BlockingIOError:
+            pass   # already rung many times
+
+    def wait(self, timeout: float) -> bool:
+        return bool(select.select(self._fds, [], [], timeout)[0])
+
+    def clear(self) -> None:
+        for fd in self._fds:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if fd != self._local_r and (not data or b"q" in data):
+                self.stopped = True
+
+
 class EventLoop:
     def __init__(self, app: App, spool: Spool, *, workers: int = 4):
         self.app, self.spool, self.workers = app, spool, workers
@@ -65,10 +99,12 @@ class EventLoop:
         self._lock = threading.Lock()
         self._handling: dict[int, SpooledEvent] = {}
 
-    def run(self, doorbell: Any, stopping: Any, parent: int | None = None) -> None:
+    def run(self, doorbell: Bell, parent: int | None = None) -> None:
         renewed = time.monotonic()
-        while not stopping.is_set():
+        while not doorbell.stopped:
             doorbell.clear()   # before looking, so an event spooled while we look rings again
+            if doorbell.stopped:
+                break
             with self._lock:
                 free = self.workers - len(self._handling)
             taken = self.spool.claim(free) if free > 0 else []

@@ -38,9 +38,9 @@ WORKERS = 4           # events handled side by side in the event process
 WATCH_EVERY = 1.0     # seconds between checks that the event process is alive
 
 
-def _run_events(settings: Any, doorbell: Any, stopping: Any, parent: int) -> None:
+def _run_events(settings: Any, bell: Any, parent: int) -> None:
     from bot.app import create_app
-    from bot.event_loop import EventLoop
+    from bot.event_loop import Bell, EventLoop
     from bot.logs import configure_logging
     from connectors.services import build_services
 
@@ -49,18 +49,21 @@ def _run_events(settings: Any, doorbell: Any, stopping: Any, parent: int) -> Non
     except OSError:
         pass
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
+    doorbell = Bell(bell.fileno())
     services, wait = None, 1.0
     while services is None:   # the store may be down right now: the events wait in the spool meanwhile
         try:
             services = build_services(settings)
         except Exception as exc:
             log.warning("event process cannot open the store yet; trying again", extra={"error": type(exc).__name__})
-            if stopping.wait(wait) or os.getppid() != parent:
+            doorbell.wait(wait)
+            doorbell.clear()
+            if doorbell.stopped or os.getppid() != parent:
                 return
             wait = min(wait * 2, 30.0)
     spool = Spool(settings.spool_path)
     try:
-        EventLoop(create_app(settings, services, inline=True), spool, workers=WORKERS).run(doorbell, stopping, parent)
+        EventLoop(create_app(settings, services, inline=True), spool, workers=WORKERS).run(doorbell, parent)
     finally:
         spool.close()
         services.close()
@@ -78,8 +81,10 @@ class EventRelay:
         self._ctx = multiprocessing.get_context("spawn")
         self._settings = settings
         self.spool = Spool(settings.spool_path)
-        self._doorbell = self._ctx.Event()
-        self._stopping = self._ctx.Event()
+        # a pipe to wake the event process (see bot.event_loop.Bell); ours is the writing end
+        self._bell_r, self._bell_w = self._ctx.Pipe(duplex=False)
+        os.set_blocking(self._bell_w.fileno(), False)
+        self._stopping = threading.Event()
         self._process: Any = None
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
@@ -93,7 +98,7 @@ class EventRelay:
         return self
 
     def _spawn(self) -> None:
-        args = (self._settings, self._doorbell, self._stopping, os.getpid())
+        args = (self._settings, self._bell_r, os.getpid())
         self._process = self._ctx.Process(target=_run_events, args=args, name="itbot-events", daemon=True)
         self._process.start()
 
@@ -118,17 +123,25 @@ class EventRelay:
         """Spool an event (raises when it cannot be kept: then it must not be acked)."""
         event_id = parsed.get("event_id")
         self.spool.add(body, headers, lane=lane_of(parsed), event_id=str(event_id) if event_id else None)
-        self._doorbell.set()
+        self._ring(b".")
+
+    def _ring(self, what: bytes) -> None:
+        try:
+            os.write(self._bell_w.fileno(), what)
+        except BlockingIOError:
+            pass   # rung often enough already: the event process will look
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
-        self._doorbell.set()
+        self._ring(b"q")
         with self._lock:
             if self._process is not None and self._process.is_alive():
                 self._process.join(timeout)
                 if self._process.is_alive():
                     self._process.terminate()
         self.spool.close()
+        self._bell_r.close()
+        self._bell_w.close()
 
 
 def forward_events(relay: EventRelay) -> Callable[..., BoltResponse]:
