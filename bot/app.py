@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler,
                                                    ServerErrorRetryHandler)
 
+from bot.attempt import journal_client, note_failure
 from bot.listeners import register_listeners
 from bot.middleware import LoggedDispatch
 from bot.settings import Settings
@@ -38,7 +39,11 @@ def _cached_authorize(client: WebClient):
     def authorize(enterprise_id: str | None = None, team_id: str | None = None, **_: Any) -> AuthorizeResult:
         with lock:
             if not cache:
-                info = client.auth_test()
+                try:
+                    info = client.auth_test()
+                except Exception as exc:   # Bolt turns this into a 200 with a message: tell the spool loop
+                    note_failure(exc)
+                    raise
                 cache.append(AuthorizeResult(enterprise_id=info.get("enterprise_id"), team_id=info.get("team_id"),
                                              bot_token=client.token, bot_user_id=info.get("user_id"),
                                              bot_id=info.get("bot_id")))
@@ -106,10 +111,16 @@ def create_app(settings: Settings, services: Services, *, client: WebClient | No
     if relay is not None:
         from bot.events import forward_events
         app.use(forward_events(relay))
+    if inline:  # the event process: a retried event does not post again what its earlier attempt posted
+        @app.use
+        def journal_slack_calls(req: Any, resp: Any, next: Any) -> Any:  # noqa: A002
+            journal_client(req.context.client)
+            return next()
     register_listeners(app, services)
 
     @app.error
     def handle_listener_error(error: Exception, body: dict, logger: logging.Logger) -> None:
+        note_failure(error)   # the event process retries what failed for a passing reason
         log.error("listener failed: %s", type(error).__name__, extra={"kind": body.get("type")}, exc_info=error)
 
     return app

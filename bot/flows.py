@@ -5,6 +5,7 @@ import logging
 
 from slack_sdk import WebClient
 
+from bot.attempt import once
 from bot.notify import announce_opened
 from bot.render import render, slack_escape
 from connectors.services import Services
@@ -47,8 +48,9 @@ def respond_to_employee(services: Services, client: WebClient, *, user: str, tex
     log.info("triaged", extra={"intent": u.triage.intent, "topic": u.triage.topic,
                                "confidence": round(u.triage.confidence, 2), "article": u.triage.article_id})
     if u.wants_request:
-        opened = helpdesk.open_request(requester=user, text=text, source=source, channel=channel,
-                                       thread_ts=thread_ts, understanding=u)
+        opened = once("open-request", lambda: helpdesk.open_request(  # one request, however often it is retried
+            requester=user, text=text, source=source, channel=channel, thread_ts=thread_ts, understanding=u),
+            keep=lambda o: o.request.id, restore=lambda rid: helpdesk.opened_before(rid, text, u))
         announce_opened(client, helpdesk, opened)
     elif u.answerable:
         send_answer(services, client, user=user, u=u, channel=channel, thread_ts=thread_ts)
@@ -56,9 +58,16 @@ def respond_to_employee(services: Services, client: WebClient, *, user: str, tex
         offer_request(services, client, user=user, u=u, channel=channel, thread_ts=thread_ts)
 
 
+def _record_answer(services: Services, user: str, u: Understanding, outcome: str, channel: str, thread_ts: str):
+    """One answer-log row per message, however often its event is retried."""
+    helpdesk = services.helpdesk
+    return once("record-answer", lambda: helpdesk.record_answer(user, u, outcome, channel=channel, thread_ts=thread_ts),
+                keep=lambda record: record.id, restore=helpdesk.store.get_answer)
+
+
 def send_answer(services: Services, client: WebClient, *, user: str, u: Understanding, channel: str,
                 thread_ts: str) -> None:
-    record = services.helpdesk.record_answer(user, u, "answered", channel=channel, thread_ts=thread_ts)
+    record = _record_answer(services, user, u, "answered", channel, thread_ts)
     try:
         team_name = services.teams.team(u.article.team).name
     except KeyError:
@@ -70,7 +79,7 @@ def send_answer(services: Services, client: WebClient, *, user: str, u: Understa
 
 def offer_request(services: Services, client: WebClient, *, user: str, u: Understanding, channel: str,
                   thread_ts: str) -> None:
-    record = services.helpdesk.record_answer(user, u, "no_answer", channel=channel, thread_ts=thread_ts)
+    record = _record_answer(services, user, u, "no_answer", channel, thread_ts)
     if u.triage.intent == "how_to":
         question = ("I don't have a good answer for that yet. Could you tell me a little more (which app or "
                     "device, and what you tried)? Or I can open a request and a person will help.")

@@ -9,6 +9,7 @@ from typing import Callable
 
 from slack_bolt import BoltRequest, BoltResponse
 
+from bot.attempt import once
 from bot.logs import request_id
 from workflows.ports import Store
 
@@ -59,11 +60,13 @@ def first_delivery(store: Store, body: dict) -> bool:
 
     Called at the top of event listeners, after the ack, so the store write is not on the path
     that Slack times (a retry only comes after 3 s without an ack, by which time this has run).
+    The event process's own retry of an event that failed after this point finds its first answer
+    (``once``: the spool remembers it), so a retry is not mistaken for a duplicate.
     """
     event_id = body.get("event_id")
     if not event_id:
         return True
-    if store.mark_event_seen(str(event_id)):
+    if once("event-seen", lambda: store.mark_event_seen(str(event_id))):
         return True
     log.info("duplicate event ignored", extra={"event_id": event_id})
     return False

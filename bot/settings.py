@@ -18,6 +18,7 @@ from workflows.org import OrgConfig, load_org
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///itbot.db"
+DEFAULT_SPOOL_PATH = "itbot-spool.db"
 _PACKAGED_CONFIG = Path(__file__).resolve().parent.parent / "config"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _DB_SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -108,6 +109,8 @@ class Settings:
     directory_mode: str = "real"
     # handle Slack events in a separate process (the serving process only verifies and acks)
     event_process: bool = True
+    # the local file where events wait between their ack and their handling (not the main store)
+    spool_path: str = DEFAULT_SPOOL_PATH
 
     @property
     def socket_mode(self) -> bool:
@@ -158,6 +161,7 @@ class Settings:
             hr_webhook_secret=_hr_webhook_secret(env),
             directory_mode=_choice(env, "ITBOT_DIRECTORY", "real", ("real", "sandbox")),
             event_process=_choice(env, "ITBOT_EVENT_PROCESS", "1", ("1", "0")) == "1",
+            spool_path=_spool_path(env),
         )
 
 
@@ -212,6 +216,16 @@ def _database_url(env: Mapping[str, str]) -> str:
     if "://" not in value or scheme not in _DB_SCHEMES:
         raise SettingsError("DATABASE_URL is malformed: expected sqlite:///FILE or postgresql://USER@HOST/DB")
     return value
+
+
+def _spool_path(env: Mapping[str, str]) -> str:
+    value = env.get("ITBOT_SPOOL_PATH", "").strip() or DEFAULT_SPOOL_PATH
+    parent = Path(value).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise SettingsError(f"ITBOT_SPOOL_PATH={value}: the directory {parent} does not exist")
+    if Path(value).is_dir():
+        raise SettingsError(f"ITBOT_SPOOL_PATH={value} is a directory: name a file, e.g. {value.rstrip('/')}/itbot-spool.db")
+    return str(Path(value).expanduser())
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -104,11 +104,8 @@ class Helpdesk(SlaMixin):
     # opening --------------------------------------------------------------------
     def open_request(self, *, requester: str, text: str, source: str, channel: str | None, thread_ts: str | None,
                      understanding: Understanding | None = None, conversation: str = "") -> Opened:
-        from workflows.routing import route_request
-
         u = understanding or self.understand(text)
-        intent = u.triage.intent if u.triage.intent in ("broken", "request") else "broken"
-        route = route_request(intent, u.triage.topic, text, requester, self.teams, self.routing)
+        intent, route = self._route(requester, text, u)
         approver = self._approver(route, requester)
         description = (conversation + "\n\n" if conversation else "") + text
         request = self.store.save_request(ItRequest(
@@ -120,6 +117,20 @@ class Helpdesk(SlaMixin):
         self.store.audit(requester, "request.opened", f"request:{request.id}",
                          {"team": route.team, "priority": route.priority, "source": source, "approver": approver})
         return Opened(request, route, self.teams.team(route.team), approver)
+
+    def _route(self, requester: str, text: str, u: Understanding) -> tuple[str, Any]:
+        from workflows.routing import route_request
+
+        intent = u.triage.intent if u.triage.intent in ("broken", "request") else "broken"
+        return intent, route_request(intent, u.triage.topic, text, requester, self.teams, self.routing)
+
+    def opened_before(self, request_id: int, text: str, understanding: Understanding) -> Opened:
+        """What ``open_request`` returned when it opened this request (for a retry of the same message)."""
+        request = self.store.get_request(request_id)
+        if request is None:
+            raise LookupError(f"request {request_id} does not exist")
+        _, route = self._route(request.requester_slack_id, text, understanding)
+        return Opened(request, route, self.teams.team(request.team), request.approver)
 
     def _approver(self, route: Any, requester: str) -> str | None:
         if not route.needs_approval:

@@ -3,7 +3,8 @@
 Point a WebClient at ``FakeSlack.url`` (the ``SLACK_API_URL`` setting). It answers the methods
 itbot uses with Slack's shapes, keeps the messages it was sent (so a conversation can be read
 back), and can be told to fail: ``fail_next`` gives ``{"ok": false, "error": ...}`` and
-``rate_limit_next`` a 429 with ``Retry-After``, exactly as Slack does.
+``rate_limit_next`` a 429 with ``Retry-After``, exactly as Slack does; ``outage`` answers a method with 429s
+and 500s for a while, and ``slow`` delays its answers (to one channel, say) as an overloaded Slack would.
 
 Given an app-level token (``app_token="xapp-…"``), it also plays Slack's side of Socket Mode:
 ``apps.connections.open`` (with that token only) returns the ``ws://`` URL of ``FakeSlack.socket``, a
@@ -41,7 +42,9 @@ class FakeSlack:
         self.socket: SocketModePeer | None = SocketModePeer(app_id=app_id) if app_token else None
         self.calls: list[Call] = []
         self._faults: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
-        self.slow: dict[str, float] = {}   # method → seconds to wait before answering (after acting on the call)
+        self._outages: dict[str, tuple[float, int]] = {}   # method → (until, Retry-After)
+        # (method, which calls, seconds, after acting on the call: the effect is there, the answer late)
+        self._delays: list[tuple[str, Callable[[dict[str, Any]], bool], float, bool]] = []
         self._lock = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
 
@@ -84,6 +87,35 @@ class FakeSlack:
         with self._lock:
             self._faults.setdefault(method, []).extend([reply] * times)
 
+    def outage(self, method: str, seconds: float, *, retry_after: int = 1) -> None:
+        """For the next ``seconds``, answer ``method`` with 429 (``Retry-After``) and 500, in turn."""
+        with self._lock:
+            self._outages[method] = (time.monotonic() + seconds, retry_after)
+
+    def slow(self, method: str, seconds: float, *, when: Callable[[dict[str, Any]], bool] = lambda args: True,
+             after: bool = False) -> None:
+        """Answer calls of ``method`` whose arguments match ``when`` only after ``seconds``: before acting on
+        them, or (``after``) once the call has taken effect, so a caller may die before it hears so."""
+        with self._lock:
+            self._delays.append((method, when, seconds, after))
+
+    def clear_slow(self) -> None:
+        with self._lock:
+            self._delays.clear()
+
+    def _outage_reply(self, method: str) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+        until, retry_after = self._outages.get(method, (0.0, 0))
+        if time.monotonic() >= until:
+            return None
+        if sum(1 for c in self.calls if c.method == method and c.status != 200) % 2 == 0:
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(retry_after)}
+        return 500, {"ok": False, "error": "internal_error"}, {}
+
+    def delay(self, method: str, args: dict[str, Any], *, after: bool = False) -> float:
+        with self._lock:
+            return max((s for m, when, s, late in self._delays if m == method and late == after and when(args)),
+                       default=0.0)
+
     # reading back -------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
@@ -121,8 +153,11 @@ class FakeSlack:
     def handle(self, method: str, args: dict[str, Any], token: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
         with self._lock:
             fault = self._faults.get(method)
+            outage = self._outage_reply(method)
             if fault:
                 status, body, headers = fault.pop(0)
+            elif outage:
+                status, body, headers = outage
             elif refused := self._refuse_token(method, token):
                 status, body, headers = 200, {"ok": False, "error": refused}, {}
             elif method not in METHODS:
@@ -131,8 +166,6 @@ class FakeSlack:
                 status, body, headers = 200, METHODS[method](self.state, args), {}
             self.calls.append(Call(method, args, token, status=status, response=body))
             self._lock.notify_all()
-        if self.slow.get(method):   # the call took effect; its answer is late (a caller may die waiting)
-            time.sleep(self.slow[method])
         return status, body, headers
 
     def _refuse_token(self, method: str, token: str | None) -> str | None:
@@ -159,7 +192,9 @@ def _make_handler(fake: FakeSlack) -> type[BaseHTTPRequestHandler]:
             args = _parse_args(raw, self.headers.get("Content-Type", ""), self.path)
             auth = self.headers.get("Authorization", "")
             token = auth[len("Bearer "):] if auth.startswith("Bearer ") else args.pop("token", None)
+            time.sleep(fake.delay(method, args))
             status, body, headers = fake.handle(method, args, token)
+            time.sleep(fake.delay(method, args, after=True))
             self._reply(status, body, headers)
 
         do_GET = do_POST

@@ -63,8 +63,8 @@ class Harness:
         self._worker_stop: Any = None
 
     def start(self) -> "Harness":
+        self._tmp = tempfile.TemporaryDirectory(prefix="itbot-")
         if self._database_url is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="itbot-")
             self._database_url = f"sqlite:///{Path(self._tmp.name) / 'itbot.db'}"
         self.fake.start()
         for user_id, (name, tz) in self.people.items():
@@ -72,7 +72,8 @@ class Harness:
         base = self._base_settings or Settings.from_env({}, require_slack=False)
         self.settings = replace(base, slack_bot_token=Secret(BOT_TOKEN), slack_signing_secret=Secret(self.signing_secret),
                                 slack_app_token=None, slack_api_url=self.fake.url, database_url=self._database_url,
-                                directory_mode="sandbox", hr_webhook_secret=Secret(self.hr_secret))
+                                directory_mode="sandbox", hr_webhook_secret=Secret(self.hr_secret),
+                                spool_path=str(Path(self._tmp.name) / "spool.db"))
         self.services = build_services(self.settings, clock=self._clock, directories=self._directories)
         self._seed_people()
         # the worker, as `itbot worker` runs it, in a thread: woken by the listeners (no polling, so a test's
@@ -96,9 +97,9 @@ class Harness:
         return self
 
     def settle(self, *, after: int = 0, timeout: float = 15.0) -> list[Call]:
-        """Wait until the app is through with what it was sent (no listener running here, no event waiting
-        in or being handled by the event process, and the worker through with every pass it was woken for);
-        the Slack calls made since index ``after``.
+        """Wait until the app is through with what it was sent (no listener running here, no event in the
+        spool: none waiting, being handled or waiting to be retried; and the worker through with every pass it
+        was woken for); the Slack calls made since ``after``.
 
         Call it after the driver's request has returned: by then Bolt has handed the listener over."""
         deadline = time.monotonic() + timeout

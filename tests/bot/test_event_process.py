@@ -61,11 +61,11 @@ def test_the_event_process_stops_when_the_serving_process_is_killed(tmp_path):
               "from dataclasses import replace\n"
               "from bot.settings import Settings\n"
               "from bot.events import EventRelay\n"
-              "settings = replace(Settings.from_env({}, require_slack=False), database_url=sys.argv[1])\n"
+              "settings = replace(Settings.from_env({}, require_slack=False), database_url=sys.argv[1], spool_path=sys.argv[2])\n"
               "relay = EventRelay(settings).start()\n"
               "print(relay._process.pid, flush=True)\n"
               "time.sleep(120)\n")
-    serving = subprocess.Popen([sys.executable, "-c", script, f"sqlite:///{tmp_path / 'itbot.db'}"],
+    serving = subprocess.Popen([sys.executable, "-c", script, f"sqlite:///{tmp_path / 'itbot.db'}", str(tmp_path / "spool.db")],
                                stdout=subprocess.PIPE, text=True)
     try:
         event_pid = int(serving.stdout.readline())

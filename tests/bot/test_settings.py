@@ -101,7 +101,8 @@ def test_serve_on_a_port_in_use_is_one_line_naming_host_and_port(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         result = _run_serve({**GOOD, "HOST": "127.0.0.1", "PORT": str(port),
-                             "DATABASE_URL": f"sqlite:///{tmp_path / 'itbot.db'}"})
+                             "DATABASE_URL": f"sqlite:///{tmp_path / 'itbot.db'}",
+                             "ITBOT_SPOOL_PATH": str(tmp_path / "spool.db")})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == \
         f"itbot: error: cannot listen on HOST=127.0.0.1 PORT={port}: Address already in use"
@@ -111,3 +112,12 @@ def test_a_sqlite_database_in_a_missing_directory_is_one_line(tmp_path):
     result = _run_serve({**GOOD, "DATABASE_URL": f"sqlite:///{tmp_path / 'missing' / 'itbot.db'}"})
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "cannot open the database" in result.stderr and "No such file or directory" in result.stderr
+
+
+def test_the_event_spool_path_is_a_setting_and_its_directory_must_exist(tmp_path):
+    assert Settings.from_env(GOOD).spool_path == "itbot-spool.db"
+    assert Settings.from_env({**GOOD, "ITBOT_SPOOL_PATH": str(tmp_path / "s.db")}).spool_path == str(tmp_path / "s.db")
+    with pytest.raises(SettingsError, match="ITBOT_SPOOL_PATH=.*does not exist"):
+        Settings.from_env({**GOOD, "ITBOT_SPOOL_PATH": str(tmp_path / "missing" / "s.db")})
+    with pytest.raises(SettingsError, match="ITBOT_SPOOL_PATH=.* is a directory"):
+        Settings.from_env({**GOOD, "ITBOT_SPOOL_PATH": str(tmp_path)})

@@ -95,7 +95,8 @@ def serve(slack, tmp_path):
     def start(app_token: str = APP_TOKEN, **overrides: str) -> Served:
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "SLACK_BOT_TOKEN": BOT_TOKEN,
                "SLACK_APP_TOKEN": app_token, "SLACK_API_URL": slack.url, "HOST": "127.0.0.1", "PORT": str(free_port()),
-               "DATABASE_URL": f"sqlite:///{tmp_path / 'itbot.db'}", "ITBOT_CONFIG_DIR": str(ROOT / "config"),
+               "DATABASE_URL": f"sqlite:///{tmp_path / 'itbot.db'}", "ITBOT_SPOOL_PATH": str(tmp_path / "spool.db"),
+               "ITBOT_CONFIG_DIR": str(ROOT / "config"),
                "ITBOT_DIRECTORY": "sandbox", "LOG_FORMAT": "json", **overrides}
         served = Served(env, tmp_path / f"serve-{len(started)}.log")
         started.append(served)

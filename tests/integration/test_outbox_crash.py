@@ -100,7 +100,7 @@ def _cards(fake) -> Counter:
 def test_a_worker_killed_while_posting_cards_leaves_every_card_to_be_posted_once(world):
     services, fake, env = world
     _start_hires(services)
-    fake.slow["chat.postMessage"] = 1.0   # the kill lands while the worker waits for an answer
+    fake.slow("chat.postMessage", 1.0, after=True)   # the kill lands while the worker waits for an answer
 
     first = _worker(env)
     try:
@@ -119,7 +119,7 @@ def test_a_worker_killed_while_posting_cards_leaves_every_card_to_be_posted_once
     before = sum(_cards(fake).values())
     assert 0 < before < 4 * HIRES, f"killed mid-pass ({before} cards out)"
 
-    fake.slow.clear()
+    fake.clear_slow()
     time.sleep(LEASE + 0.2)   # the first worker's claim on its row in flight has run out
     second = _worker({**env, "LOG_LEVEL": "INFO"})
     out, err = second.communicate(timeout=120)

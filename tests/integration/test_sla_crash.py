@@ -90,7 +90,7 @@ def test_a_clock_killed_mid_sweep_leaves_every_notice_to_be_sent_once(world):
     ids = _month_old_requests(services, settings, services.helpdesk.clock())
     numbers = [services.store.get_request(i).number for i in ids]
     mark = len(fake.calls)
-    fake.slow["chat.postMessage"] = 1.0   # the kill lands while the clock waits for Slack's answer
+    fake.slow("chat.postMessage", 1.0, after=True)   # the kill lands while the clock waits for Slack's answer
 
     first = _sweep(env)
     try:
@@ -106,7 +106,7 @@ def test_a_clock_killed_mid_sweep_leaves_every_notice_to_be_sent_once(world):
     flagged = [services.store.get_request(i) for i in ids]
     assert all(r.team == "helpdesk_l2" and r.escalations == 1 for r in flagged), "the sweep flagged all ten first"
 
-    fake.slow.clear()
+    fake.clear_slow()
     time.sleep(LEASE + 0.2)
     second = _sweep(env)
     out, err = second.communicate(timeout=180)
