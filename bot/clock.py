@@ -27,6 +27,7 @@ from connectors.store.leader import Leadership
 from workflows.digest import load_reminder_policy
 
 log = logging.getLogger(__name__)
+LOST_LOCK_SIT_OUT = 10   # polls a clock that lost its lock waits before trying to lead again
 JOBS = {"sla-sweep": 1, "digest-sweep": 5, "housekeeping": 60}   # job id → every N minutes
 _RUNTIME: dict[str, Any] = {}
 
@@ -83,15 +84,20 @@ def lead(leader: Leadership, make_scheduler: Callable[[], Any], stop: threading.
     """Until ``stop``: run the jobs while this clock holds the lock, wait while it does not.
 
     The lock is checked at every poll: a leader whose lock went away (its database connection dropped, so
-    another clock may lead now) shuts its scheduler down and goes back to waiting."""
+    another clock may lead now) shuts its scheduler down and goes back to waiting, sitting out a few polls
+    first so that a clock that kept its connection takes over rather than the one whose connection failed."""
     scheduler = None
+    sit_out = 0
     try:
         while not stop.is_set():
             if scheduler is not None and not leader.still_held():
                 log.warning("this clock lost the lock; stopping its jobs and waiting to lead again")
                 scheduler.shutdown(wait=True)
                 scheduler = None
-            if scheduler is None and _try_acquire(leader):
+                sit_out = LOST_LOCK_SIT_OUT
+            if sit_out:
+                sit_out -= 1
+            elif scheduler is None and _try_acquire(leader):
                 log.info("this clock is the leader; starting jobs", extra={"jobs": sorted(JOBS)})
                 scheduler = make_scheduler()
                 scheduler.start()
