@@ -155,8 +155,19 @@ def _directory_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, as built); a bare checkout says so."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+    try:
+        return dist_version("itbot")
+    except PackageNotFoundError:
+        return "0+unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="itbot", description="itbot, the IT front door in Slack.")
+    parser.add_argument("--version", action="version", version=f"itbot {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on $PORT)").set_defaults(func=_serve)
     sub.add_parser("clock", help="run scheduled jobs (SLA sweep); one leader among several clocks").set_defaults(func=_clock)

@@ -18,7 +18,10 @@ from workflows.org import OrgConfig, load_org
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///itbot.db"
-_PACKAGED_CONFIG = Path(__file__).resolve().parent.parent / "config"
+# The default configuration: bot/default_config in an installed wheel (setup.py maps config/ there), the
+# repository's config/ in a source checkout.
+_INSTALLED_CONFIG = Path(__file__).resolve().parent / "default_config"
+_PACKAGED_CONFIG = _INSTALLED_CONFIG if _INSTALLED_CONFIG.is_dir() else Path(__file__).resolve().parent.parent / "config"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _DB_SCHEMES = ("sqlite", "postgresql", "postgres")
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
