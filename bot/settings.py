@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from workflows.config import ConfigError
 from workflows.directory_plans import DirectoryPolicy, load_directory_policy
+from workflows.durations import DurationError, parse_seconds
 from workflows.org import OrgConfig, load_org
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -151,9 +152,9 @@ class Settings:
             config_dir=config_dir,
             log_level=_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS),
             log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
-            http_timeout=_float(env, "ITBOT_HTTP_TIMEOUT", 10.0, 0.1, 300.0),
-            outbox_lease=_float(env, "ITBOT_OUTBOX_LEASE", 120.0, 1.0, 3600.0),
-            worker_poll=_float(env, "ITBOT_WORKER_POLL", 2.0, 0.05, 60.0),
+            http_timeout=_seconds(env, "ITBOT_HTTP_TIMEOUT", 10.0, 0.1, 300.0),
+            outbox_lease=_seconds(env, "ITBOT_OUTBOX_LEASE", 120.0, 1.0, 3600.0),
+            worker_poll=_seconds(env, "ITBOT_WORKER_POLL", 2.0, 0.05, 60.0),
             org=load_org(config_dir),
             directory=load_directory_policy(config_dir),
             **_active_directory(env),
@@ -230,17 +231,25 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """Seconds: a plain number (``2``, ``0.5``) or a duration in the one grammar (``90s``, ``2m``)."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} is malformed: expected a number of seconds, got {raw!r}") from None
+        value = parse_seconds(raw, what=name)
+    except DurationError as exc:
+        raise SettingsError(f"{name} is malformed: {exc}") from None
     if not low <= value <= high:
-        raise SettingsError(f"{name} is out of range: expected {low}–{high}, got {value}")
+        raise SettingsError(f"{name} is out of range: expected {low:g}–{high:g} seconds, got {value:g}")
     return value
+
+
+def _whole_seconds(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _seconds(env, name, default, low, high)
+    if value != int(value):
+        raise SettingsError(f"{name} is malformed: expected a whole number of seconds, got {value:g}")
+    return int(value)
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:
@@ -336,9 +345,9 @@ def _active_directory(env: Mapping[str, str]) -> dict:
         "ldap_ca_file": ca_file, "ldap_tls_name": tls_name, "ldap_base_dn": base_dn, "ldap_users_ou": users_ou,
         "ldap_disabled_ou": dns["LDAP_DISABLED_OU"], "ldap_groups_base": dns["LDAP_GROUPS_BASE"],
         "ldap_upn_domain": upn_domain.lower(),
-        "ldap_connect_timeout": _float(env, "LDAP_CONNECT_TIMEOUT", 10.0, 0.1, 300.0),
+        "ldap_connect_timeout": _seconds(env, "LDAP_CONNECT_TIMEOUT", 10.0, 0.1, 300.0),
         # whole seconds: ldap3 packs it into SO_RCVTIMEO as an integer (a float fails on connect)
-        "ldap_receive_timeout": _int(env, "LDAP_RECEIVE_TIMEOUT", 30, 1, 600),
+        "ldap_receive_timeout": _whole_seconds(env, "LDAP_RECEIVE_TIMEOUT", 30, 1, 600),
         "ldap_page_size": _int(env, "LDAP_PAGE_SIZE", 500, 1, 1000),   # AD's MaxPageSize is 1000
     }
 
