@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import Callable, Iterable
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress import wasyncore
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
 from connectors.services import Services
@@ -49,13 +52,18 @@ def make_wsgi(app: App | None, services: Services, hr_hook: WsgiApp | None = Non
 
 
 class HttpServer:
-    """A waitress server that can run in the foreground (itbot serve) or a thread (demo, tests)."""
+    """A waitress server that can run in the foreground (itbot serve) or a thread (demo, tests).
 
-    def __init__(self, wsgi: WsgiApp, host: str, port: int, *, threads: int = 8):
+    ``request_stop()`` (safe in a signal handler) stops it gracefully: the listening socket closes at once (a
+    new connection is refused), requests under way finish and their answers are written, for up to ``drain``
+    seconds, and then every connection closes and ``serve_forever`` returns."""
+
+    def __init__(self, wsgi: WsgiApp, host: str, port: int, *, threads: int = 8, drain: float = 20.0):
         self._server = create_server(wsgi, host=host, port=port, threads=threads, max_request_body_size=MAX_BODY,
                                      ident="itbot", clear_untrusted_proxy_headers=True, channel_timeout=30)
         self._thread: threading.Thread | None = None
-        self._stopping = False
+        self._drain = drain
+        self._stop_requested = threading.Event()
 
     @property
     def port(self) -> int:
@@ -66,22 +74,37 @@ class HttpServer:
         return f"http://127.0.0.1:{self.port}"
 
     def serve_forever(self) -> None:
-        self._server.run()
+        server, channels = self._server, self._server._map
+        deadline = None
+        try:
+            while True:
+                if self._stop_requested.is_set():
+                    if deadline is None:
+                        deadline = time.monotonic() + self._drain
+                        wasyncore.dispatcher.close(server)   # the listening socket only; the trigger stays
+                    if not self._busy() or time.monotonic() >= deadline:
+                        break
+                # a signal does not cut select() short (PEP 475): look at the flag at least every 0.2 s
+                wasyncore.loop(timeout=0.2, map=channels, count=1)
+        finally:
+            server.task_dispatcher.shutdown(timeout=max(0.0, (deadline or 0) - time.monotonic()))
+            wasyncore.close_all(channels)
+
+    def _busy(self) -> bool:
+        """A request is queued, running, or its answer is not all written yet."""
+        return any(isinstance(channel, HTTPChannel) and (channel.requests or channel.total_outbufs_len)
+                   for channel in list(self._server._map.values()))
+
+    def request_stop(self) -> None:
+        """Stop accepting, finish what is under way, return from serve_forever (a flag: signal-safe)."""
+        self._stop_requested.set()
 
     def start(self) -> "HttpServer":
-        self._thread = threading.Thread(target=self._run_until_stopped, name="itbot-http", daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, name="itbot-http", daemon=True)
         self._thread.start()
         return self
 
-    def _run_until_stopped(self) -> None:
-        try:
-            self._server.run()
-        except (OSError, ValueError):
-            if not self._stopping:  # closing the socket under select() is how a threaded server stops
-                raise
-
     def stop(self) -> None:
-        self._stopping = True
-        self._server.close()
+        self.request_stop()
         if self._thread:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=self._drain + 5)
