@@ -9,7 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from workflows.config import ConfigError
@@ -134,35 +134,52 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, require_slack: bool = True,
                  require_signing: bool = True) -> "Settings":
+        """Every variable is read even after a mistake; the first mistake is raised (one line), carrying all of
+        them in its ``problems`` (``itbot check-config`` prints every one)."""
         env = os.environ if env is None else env
-        app_token = _token(env, "SLACK_APP_TOKEN", "xapp-", required=False)
-        bot_token = _token(env, "SLACK_BOT_TOKEN", "xoxb-", required=require_slack)
-        signing = _signing_secret(env, required=require_slack and require_signing and app_token is None)
-        config_dir = Path(env.get("ITBOT_CONFIG_DIR") or _default_config_dir())
-        if not config_dir.is_dir():
-            raise SettingsError(f"ITBOT_CONFIG_DIR={config_dir} is not a directory")
-        return cls(
-            slack_bot_token=bot_token,
-            slack_signing_secret=signing,
+        problems: list[ValueError] = []
+
+        def read(reader: Callable[[], Any], default: Any = None) -> Any:
+            try:
+                return reader()
+            except (SettingsError, ConfigError) as exc:
+                problems.append(exc)
+                return default
+
+        app_token = read(lambda: _token(env, "SLACK_APP_TOKEN", "xapp-", required=False))
+        config_dir = config_dir_from_env(env)
+        config_ok = config_dir.is_dir()
+        if not config_ok:
+            problems.append(SettingsError(f"ITBOT_CONFIG_DIR={config_dir} is not a directory"))
+        values = dict(
+            slack_bot_token=read(lambda: _token(env, "SLACK_BOT_TOKEN", "xoxb-", required=require_slack)),
+            slack_signing_secret=read(lambda: _signing_secret(
+                env, required=require_slack and require_signing and app_token is None and
+                not env.get("SLACK_APP_TOKEN", "").strip())),
             slack_app_token=app_token,
-            slack_api_url=_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL),
-            database_url=_database_url(env),
+            slack_api_url=read(lambda: _url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL)),
+            database_url=read(lambda: _database_url(env)),
             host=env.get("HOST", "0.0.0.0") or "0.0.0.0",
-            port=_int(env, "PORT", 3000, 1, 65535),
+            port=read(lambda: _int(env, "PORT", 3000, 1, 65535)),
             config_dir=config_dir,
-            log_level=_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS),
-            log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
-            http_timeout=_seconds(env, "ITBOT_HTTP_TIMEOUT", 10.0, 0.1, 300.0),
-            outbox_lease=_seconds(env, "ITBOT_OUTBOX_LEASE", 120.0, 1.0, 3600.0),
-            worker_poll=_seconds(env, "ITBOT_WORKER_POLL", 2.0, 0.05, 60.0),
-            org=load_org(config_dir),
-            directory=load_directory_policy(config_dir),
-            **_active_directory(env),
-            **_entra(env),
-            hr_webhook_secret=_hr_webhook_secret(env),
-            directory_mode=_choice(env, "ITBOT_DIRECTORY", "real", ("real", "sandbox")),
-            event_process=_choice(env, "ITBOT_EVENT_PROCESS", "1", ("1", "0")) == "1",
+            log_level=read(lambda: _choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS)),
+            log_format=read(lambda: _choice(env, "LOG_FORMAT", "json", ("json", "text"))),
+            http_timeout=read(lambda: _seconds(env, "ITBOT_HTTP_TIMEOUT", 10.0, 0.1, 300.0)),
+            outbox_lease=read(lambda: _seconds(env, "ITBOT_OUTBOX_LEASE", 120.0, 1.0, 3600.0)),
+            worker_poll=read(lambda: _seconds(env, "ITBOT_WORKER_POLL", 2.0, 0.05, 60.0)),
+            org=read(lambda: load_org(config_dir)) if config_ok else None,
+            directory=read(lambda: load_directory_policy(config_dir)) if config_ok else None,
+            **read(lambda: _active_directory(env), {}),
+            **read(lambda: _entra(env), {}),
+            hr_webhook_secret=read(lambda: _hr_webhook_secret(env)),
+            directory_mode=read(lambda: _choice(env, "ITBOT_DIRECTORY", "real", ("real", "sandbox"))),
+            event_process=read(lambda: _choice(env, "ITBOT_EVENT_PROCESS", "1", ("1", "0"))) == "1",
         )
+        if problems:
+            first = problems[0]
+            first.problems = problems   # type: ignore[attr-defined]
+            raise first
+        return cls(**values)
 
 
 def _hr_webhook_secret(env: Mapping[str, str]) -> Secret | None:
@@ -173,6 +190,11 @@ def _hr_webhook_secret(env: Mapping[str, str]) -> Secret | None:
         raise SettingsError("HR_WEBHOOK_SECRET is too weak: use at least 32 characters without spaces "
                             "(python -c 'import secrets; print(secrets.token_hex(32))')")
     return Secret(value)
+
+
+def config_dir_from_env(env: Mapping[str, str]) -> Path:
+    """Where config/ is read from: ITBOT_CONFIG_DIR, else ./config if present, else the packaged one."""
+    return Path(env.get("ITBOT_CONFIG_DIR") or _default_config_dir())
 
 
 def _default_config_dir() -> Path:
