@@ -84,13 +84,13 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    """Every mistake at once (exit 2 if any), then warnings; the token is tried when one is set."""
+    """Every mistake at once (exit 2 if any); with none, the warnings. The token is tried when one is set."""
     from bot.check_config import check_everything
 
     findings, config_dir, loaded = check_everything()
     for error in findings.errors:
         print(f"itbot: error: {error}", file=sys.stderr)
-    for warning in findings.warnings:
+    for warning in findings.warnings if not findings.errors else ():   # mistakes first; warnings once they are mended
         print(f"itbot: warning: {warning}", file=sys.stderr)
     if not findings.errors:
         steps = sum(len(c.steps) for c in loaded["checklists"].values())
