@@ -5,7 +5,7 @@ import json
 import logging
 import threading
 import time
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -13,6 +13,7 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
+from bot.metrics import exposition, observe_http, readiness
 from connectors.services import Services
 
 log = logging.getLogger(__name__)
@@ -28,11 +29,29 @@ def _json(start_response: Callable, status: str, body: dict) -> list[bytes]:
 
 
 def make_wsgi(app: App | None, services: Services, hr_hook: WsgiApp | None = None) -> WsgiApp:
-    """Route /slack/events to Bolt (absent in Socket Mode), /hooks/hr to the HR webhook, and answer /healthz."""
+    """Route /slack/events to Bolt (absent in Socket Mode), /hooks/hr to the HR webhook, and answer /healthz,
+    /readyz (the store answers, its schema at head) and /metrics (Prometheus text format); every answer is
+    counted by route and status class."""
     slack = SlackRequestHandler(app) if app is not None else None
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+
+        def counted(status: str, headers: list, *exc_info: Any) -> Any:
+            observe_http(path, status)
+            return start_response(status, headers, *exc_info)
+
+        return route(environ, counted)
+
+    def route(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == "/metrics" and method in ("GET", "HEAD"):
+            body, content_type = exposition(getattr(services, "store", None))
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+            return [body]
+        if path == "/readyz" and method in ("GET", "HEAD"):
+            ready, report = readiness(services.store)
+            return _json(start_response, "200 OK" if ready else "503 Service Unavailable", report)
         if path == "/healthz" and method in ("GET", "HEAD"):
             try:
                 services.store.ping()
@@ -108,3 +127,13 @@ class HttpServer:
         self.request_stop()
         if self._thread:
             self._thread.join(timeout=self._drain + 5)
+
+
+def metrics_server(settings: Any, services: Services) -> HttpServer | None:
+    """For the worker and the clock: /metrics, /readyz and /healthz on METRICS_PORT, in a thread (None when
+    METRICS_PORT is not set)."""
+    if settings.metrics_port is None:
+        return None
+    server = HttpServer(make_wsgi(None, services), settings.host, settings.metrics_port, threads=2, drain=2.0)
+    log.info("serving metrics", extra={"port": server.port, "path": "/metrics"})
+    return server.start()

@@ -112,6 +112,8 @@ class Settings:
     directory_mode: str = "real"
     # handle Slack events in a separate process (the serving process only verifies and acks)
     event_process: bool = True
+    # worker and clock: serve /metrics, /readyz and /healthz on this port (None: not served)
+    metrics_port: int | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -174,6 +176,7 @@ class Settings:
             hr_webhook_secret=read(lambda: _hr_webhook_secret(env)),
             directory_mode=read(lambda: _choice(env, "ITBOT_DIRECTORY", "real", ("real", "sandbox"))),
             event_process=read(lambda: _choice(env, "ITBOT_EVENT_PROCESS", "1", ("1", "0"))) == "1",
+            metrics_port=read(lambda: _int(env, "METRICS_PORT", 0, 1, 65535) or None),
         )
         if problems:
             first = problems[0]

@@ -17,6 +17,7 @@ from typing import Any
 from bot.app import make_client
 from bot.logs import configure_logging
 from bot.outbox import OutboxSender
+from bot.server import metrics_server
 from bot.settings import Settings
 from connectors.services import build_services
 
@@ -92,11 +93,14 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
     hand_back_on_stop(loop, stop)
     signal.signal(signal.SIGTERM, _stop)   # systemd and Kubernetes stop a worker so
     log.info("worker started", extra={"worker": name, "poll": settings.worker_poll})
+    metrics = metrics_server(settings, services) if not once else None
     try:
         loop.run_pass()
         if not once:
             loop.serve(stop)
     finally:
+        if metrics is not None:
+            metrics.stop()
         services.close()
     log.info("worker stopped", extra={"worker": name})
     return 0

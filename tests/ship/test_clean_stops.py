@@ -99,9 +99,13 @@ def test_serve_stops_on_sigterm(env, tmp_path):
             socket.create_connection(("127.0.0.1", int(env["PORT"])), timeout=2).close()
 
 
-def test_worker_stops_on_sigterm(env, tmp_path):
+def test_worker_stops_on_sigterm_and_serves_metrics_on_its_port(env, tmp_path):
+    from tests.ship.test_metrics import scrape
+    env = {**env, "METRICS_PORT": str(free_port())}
     with started("worker", env, tmp_path) as (proc, log):
-        wait_until(lambda: "worker started" in log.read_text() or proc.poll() is not None, 60, "the worker starts")
+        wait_until(lambda: "serving metrics" in log.read_text() or proc.poll() is not None, 60, "the worker starts")
+        samples = scrape(f"http://127.0.0.1:{env['METRICS_PORT']}")
+        assert ("state", "pending") in {k[0] for k in samples["itbot_outbox_messages"]}
         assert "worker stopped" in stop(proc, log)
 
 
