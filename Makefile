@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps demo test test-fast bench serve chat clean
+.PHONY: setup system-deps demo test test-fast bench serve chat dist clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,5 +38,10 @@ serve: setup
 chat: setup
 	$(VENV)/bin/itbot chat
 
+# The wheel (dist/itbot-VERSION-py3-none-any.whl), with the default config/ inside it.
+dist: setup
+	rm -rf build dist
+	$(PY) -m pip wheel --quiet --no-deps -w dist .
+
 clean:
-	rm -rf $(VENV) .pytest_cache *.egg-info bench-results.json
+	rm -rf $(VENV) .pytest_cache *.egg-info bench-results.json build dist

@@ -10,11 +10,12 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler,
+from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler,
                                                    ServerErrorRetryHandler)
 
 from bot.attempt import journal_client, note_failure
 from bot.listeners import register_listeners
+from bot.metrics import CountedRateLimits
 from bot.middleware import LoggedDispatch
 from bot.settings import Settings
 from connectors.services import Services
@@ -27,7 +28,7 @@ def make_client(settings: Settings, token: str | None = None) -> WebClient:
     token = token or (settings.slack_bot_token.reveal() if settings.slack_bot_token else None)
     return WebClient(token=token, base_url=settings.slack_api_url, timeout=int(max(1, settings.http_timeout)),
                      retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
-                                     RateLimitErrorRetryHandler(max_retry_count=3),
+                                     CountedRateLimits(max_retry_count=3),
                                      ServerErrorRetryHandler(max_retry_count=2)])
 
 

@@ -84,20 +84,21 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from datetime import date
-    from pathlib import Path
+    """Every mistake at once (exit 2 if any); with none, the warnings. The token is tried when one is set."""
+    from bot.check_config import check_everything
 
-    from connectors.services import load_config
-    from workflows.teams import CONFIG_FILE as TEAMS_FILE
-
-    settings = Settings.from_env(require_slack=False)
-    config = load_config(settings.config_dir)
-    for warning in config["teams"].holiday_warnings(date.today()):
-        print(f"itbot: warning: {Path(settings.config_dir) / TEAMS_FILE}: {warning}", file=sys.stderr)
-    steps = sum(len(c.steps) for c in config["checklists"].values())
-    print(f"config in {settings.config_dir} is valid: {len(config['kb'])} articles, {len(config['checklists'])} "
-          f"checklists ({steps} steps)")
-    return 0
+    findings, config_dir, loaded = check_everything()
+    for error in findings.errors:
+        print(f"itbot: error: {error}", file=sys.stderr)
+    for warning in findings.warnings if not findings.errors else ():   # mistakes first; warnings once they are mended
+        print(f"itbot: warning: {warning}", file=sys.stderr)
+    if not findings.errors:
+        steps = sum(len(c.steps) for c in loaded["checklists"].values())
+        print(f"config in {config_dir} is valid: {len(loaded['kb'])} articles, {len(loaded['checklists'])} "
+              f"checklists ({steps} steps)")
+    for note in findings.notes:
+        print(f"itbot: {note}", file=sys.stderr if findings.errors else sys.stdout)
+    return 2 if findings.errors else 0
 
 
 def _onboarding_assignments(settings: Settings, person: Any) -> dict:
@@ -155,8 +156,19 @@ def _directory_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's, as built); a bare checkout says so."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+    try:
+        return dist_version("itbot")
+    except PackageNotFoundError:
+        return "0+unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="itbot", description="itbot, the IT front door in Slack.")
+    parser.add_argument("--version", action="version", version=f"itbot {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP on $PORT)").set_defaults(func=_serve)
     sub.add_parser("clock", help="run scheduled jobs (SLA sweep); one leader among several clocks").set_defaults(func=_clock)

@@ -20,6 +20,7 @@ from bot.app import make_client
 from bot.digests import Digests
 from bot.jobs import post_weekly_summary, run_sla_sweep
 from bot.logs import configure_logging
+from bot.server import metrics_server
 from bot.settings import Settings
 from connectors.services import build_services
 from connectors.store import normalise_url
@@ -71,9 +72,12 @@ def run_clock(settings: Settings, *, poll_seconds: float = 15.0) -> int:
     leader = Leadership(services.store.engine)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    metrics = metrics_server(settings, services)
     try:
         lead(leader, lambda: build_scheduler(settings.database_url), stop, poll_seconds=poll_seconds)
     finally:
+        if metrics is not None:
+            metrics.stop()
         leader.release()
         services.close()
     return 0

@@ -51,9 +51,12 @@ def serve(settings: Settings) -> int:
             hold_socket(app, settings.slack_app_token.reveal(), url, health, stop)
             return 0
         server = _listen(make_wsgi(app, services, hook), settings)
-        signal.signal(signal.SIGTERM, lambda *_: server.stop())
+        # SIGTERM (systemd, Kubernetes): stop accepting, finish the requests under way, then stop the event
+        # process once it has handled the events already acked (below)
+        signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
         log.info("listening for Slack over HTTP", extra={"port": server.port, "path": "/slack/events"})
         server.serve_forever()
+        log.info("stopped serving; finishing the events already acked")
         return 0
     finally:
         if relay is not None:

@@ -9,17 +9,21 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 from workflows.config import ConfigError
 from workflows.directory_plans import DirectoryPolicy, load_directory_policy
+from workflows.durations import DurationError, parse_seconds
 from workflows.org import OrgConfig, load_org
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_DATABASE_URL = "sqlite:///itbot.db"
 DEFAULT_SPOOL_PATH = "itbot-spool.db"
-_PACKAGED_CONFIG = Path(__file__).resolve().parent.parent / "config"
+# The default configuration: bot/default_config in an installed wheel (setup.py maps config/ there), the
+# repository's config/ in a source checkout.
+_INSTALLED_CONFIG = Path(__file__).resolve().parent / "default_config"
+_PACKAGED_CONFIG = _INSTALLED_CONFIG if _INSTALLED_CONFIG.is_dir() else Path(__file__).resolve().parent.parent / "config"
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 _DB_SCHEMES = ("sqlite", "postgresql", "postgres")
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -111,6 +115,8 @@ class Settings:
     event_process: bool = True
     # the local file where events wait between their ack and their handling (not the main store)
     spool_path: str = DEFAULT_SPOOL_PATH
+    # worker and clock: serve /metrics, /readyz and /healthz on this port (None: not served)
+    metrics_port: int | None = None
 
     @property
     def socket_mode(self) -> bool:
@@ -133,36 +139,54 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, require_slack: bool = True,
                  require_signing: bool = True) -> "Settings":
+        """Every variable is read even after a mistake; the first mistake is raised (one line), carrying all of
+        them in its ``problems`` (``itbot check-config`` prints every one)."""
         env = os.environ if env is None else env
-        app_token = _token(env, "SLACK_APP_TOKEN", "xapp-", required=False)
-        bot_token = _token(env, "SLACK_BOT_TOKEN", "xoxb-", required=require_slack)
-        signing = _signing_secret(env, required=require_slack and require_signing and app_token is None)
-        config_dir = Path(env.get("ITBOT_CONFIG_DIR") or _default_config_dir())
-        if not config_dir.is_dir():
-            raise SettingsError(f"ITBOT_CONFIG_DIR={config_dir} is not a directory")
-        return cls(
-            slack_bot_token=bot_token,
-            slack_signing_secret=signing,
+        problems: list[ValueError] = []
+
+        def read(reader: Callable[[], Any], default: Any = None) -> Any:
+            try:
+                return reader()
+            except (SettingsError, ConfigError) as exc:
+                problems.append(exc)
+                return default
+
+        app_token = read(lambda: _token(env, "SLACK_APP_TOKEN", "xapp-", required=False))
+        config_dir = config_dir_from_env(env)
+        config_ok = config_dir.is_dir()
+        if not config_ok:
+            problems.append(SettingsError(f"ITBOT_CONFIG_DIR={config_dir} is not a directory"))
+        values = dict(
+            slack_bot_token=read(lambda: _token(env, "SLACK_BOT_TOKEN", "xoxb-", required=require_slack)),
+            slack_signing_secret=read(lambda: _signing_secret(
+                env, required=require_slack and require_signing and app_token is None and
+                not env.get("SLACK_APP_TOKEN", "").strip())),
             slack_app_token=app_token,
-            slack_api_url=_url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL),
-            database_url=_database_url(env),
+            slack_api_url=read(lambda: _url(env, "SLACK_API_URL", DEFAULT_SLACK_API_URL)),
+            database_url=read(lambda: _database_url(env)),
             host=env.get("HOST", "0.0.0.0") or "0.0.0.0",
-            port=_int(env, "PORT", 3000, 1, 65535),
+            port=read(lambda: _int(env, "PORT", 3000, 1, 65535)),
             config_dir=config_dir,
-            log_level=_choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS),
-            log_format=_choice(env, "LOG_FORMAT", "json", ("json", "text")),
-            http_timeout=_float(env, "ITBOT_HTTP_TIMEOUT", 10.0, 0.1, 300.0),
-            outbox_lease=_float(env, "ITBOT_OUTBOX_LEASE", 120.0, 1.0, 3600.0),
-            worker_poll=_float(env, "ITBOT_WORKER_POLL", 2.0, 0.05, 60.0),
-            org=load_org(config_dir),
-            directory=load_directory_policy(config_dir),
-            **_active_directory(env),
-            **_entra(env),
-            hr_webhook_secret=_hr_webhook_secret(env),
-            directory_mode=_choice(env, "ITBOT_DIRECTORY", "real", ("real", "sandbox")),
-            event_process=_choice(env, "ITBOT_EVENT_PROCESS", "1", ("1", "0")) == "1",
-            spool_path=_spool_path(env),
+            log_level=read(lambda: _choice(env, "LOG_LEVEL", "INFO", _LOG_LEVELS)),
+            log_format=read(lambda: _choice(env, "LOG_FORMAT", "json", ("json", "text"))),
+            http_timeout=read(lambda: _seconds(env, "ITBOT_HTTP_TIMEOUT", 10.0, 0.1, 300.0)),
+            outbox_lease=read(lambda: _seconds(env, "ITBOT_OUTBOX_LEASE", 120.0, 1.0, 3600.0)),
+            worker_poll=read(lambda: _seconds(env, "ITBOT_WORKER_POLL", 2.0, 0.05, 60.0)),
+            org=read(lambda: load_org(config_dir)) if config_ok else None,
+            directory=read(lambda: load_directory_policy(config_dir)) if config_ok else None,
+            **read(lambda: _active_directory(env), {}),
+            **read(lambda: _entra(env), {}),
+            hr_webhook_secret=read(lambda: _hr_webhook_secret(env)),
+            directory_mode=read(lambda: _choice(env, "ITBOT_DIRECTORY", "real", ("real", "sandbox"))),
+            event_process=read(lambda: _choice(env, "ITBOT_EVENT_PROCESS", "1", ("1", "0"))) == "1",
+            spool_path=read(lambda: _spool_path(env)),
+            metrics_port=read(lambda: _int(env, "METRICS_PORT", 0, 1, 65535) or None),
         )
+        if problems:
+            first = problems[0]
+            first.problems = problems   # type: ignore[attr-defined]
+            raise first
+        return cls(**values)
 
 
 def _hr_webhook_secret(env: Mapping[str, str]) -> Secret | None:
@@ -173,6 +197,11 @@ def _hr_webhook_secret(env: Mapping[str, str]) -> Secret | None:
         raise SettingsError("HR_WEBHOOK_SECRET is too weak: use at least 32 characters without spaces "
                             "(python -c 'import secrets; print(secrets.token_hex(32))')")
     return Secret(value)
+
+
+def config_dir_from_env(env: Mapping[str, str]) -> Path:
+    """Where config/ is read from: ITBOT_CONFIG_DIR, else ./config if present, else the packaged one."""
+    return Path(env.get("ITBOT_CONFIG_DIR") or _default_config_dir())
 
 
 def _default_config_dir() -> Path:
@@ -241,17 +270,25 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+def _seconds(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    """Seconds: a plain number (``2``, ``0.5``) or a duration in the one grammar (``90s``, ``2m``)."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name} is malformed: expected a number of seconds, got {raw!r}") from None
+        value = parse_seconds(raw, what=name)
+    except DurationError as exc:
+        raise SettingsError(f"{name} is malformed: {exc}") from None
     if not low <= value <= high:
-        raise SettingsError(f"{name} is out of range: expected {low}–{high}, got {value}")
+        raise SettingsError(f"{name} is out of range: expected {low:g}–{high:g} seconds, got {value:g}")
     return value
+
+
+def _whole_seconds(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _seconds(env, name, default, low, high)
+    if value != int(value):
+        raise SettingsError(f"{name} is malformed: expected a whole number of seconds, got {value:g}")
+    return int(value)
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:
@@ -347,9 +384,9 @@ def _active_directory(env: Mapping[str, str]) -> dict:
         "ldap_ca_file": ca_file, "ldap_tls_name": tls_name, "ldap_base_dn": base_dn, "ldap_users_ou": users_ou,
         "ldap_disabled_ou": dns["LDAP_DISABLED_OU"], "ldap_groups_base": dns["LDAP_GROUPS_BASE"],
         "ldap_upn_domain": upn_domain.lower(),
-        "ldap_connect_timeout": _float(env, "LDAP_CONNECT_TIMEOUT", 10.0, 0.1, 300.0),
+        "ldap_connect_timeout": _seconds(env, "LDAP_CONNECT_TIMEOUT", 10.0, 0.1, 300.0),
         # whole seconds: ldap3 packs it into SO_RCVTIMEO as an integer (a float fails on connect)
-        "ldap_receive_timeout": _int(env, "LDAP_RECEIVE_TIMEOUT", 30, 1, 600),
+        "ldap_receive_timeout": _whole_seconds(env, "LDAP_RECEIVE_TIMEOUT", 30, 1, 600),
         "ldap_page_size": _int(env, "LDAP_PAGE_SIZE", 500, 1, 1000),   # AD's MaxPageSize is 1000
     }
 

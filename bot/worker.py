@@ -17,6 +17,7 @@ from typing import Any
 from bot.app import make_client
 from bot.logs import configure_logging
 from bot.outbox import OutboxSender
+from bot.server import metrics_server
 from bot.settings import Settings
 from connectors.services import build_services
 
@@ -89,12 +90,40 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
         stop.set()
         loop.wake()
 
-    signal.signal(signal.SIGTERM, _stop)
+    hand_back_on_stop(loop, stop)
+    signal.signal(signal.SIGTERM, _stop)   # systemd and Kubernetes stop a worker so
     log.info("worker started", extra={"worker": name, "poll": settings.worker_poll})
+    metrics = metrics_server(settings, services) if not once else None
     try:
         loop.run_pass()
         if not once:
             loop.serve(stop)
     finally:
+        if metrics is not None:
+            metrics.stop()
         services.close()
+    log.info("worker stopped", extra={"worker": name})
     return 0
+
+
+def hand_back_on_stop(loop: WorkerLoop, stop: threading.Event) -> None:
+    """Once ``stop`` is set, the worker takes nothing new: the step it is running finishes and records what
+    came of it (a directory call is not cut off half way), no further step or outbox row is claimed, and the
+    outbox rows it had claimed but not sent yet are handed back at once (due again now) for another worker,
+    rather than held until their lease runs out."""
+    store, outbox, sender = loop.services.engine.store, loop.sender.outbox, loop.sender
+    claim_step, claim_rows, send = store.claim_step, outbox.claim, sender.send
+
+    def step_unless_stopping(*args: Any, **kwargs: Any) -> Any:
+        return None if stop.is_set() else claim_step(*args, **kwargs)
+
+    def rows_unless_stopping(*args: Any, **kwargs: Any) -> list:
+        return [] if stop.is_set() else claim_rows(*args, **kwargs)
+
+    def send_unless_stopping(row: Any) -> bool:
+        if not stop.is_set():
+            return send(row)
+        outbox.retry(row, sender.clock(), "handed back: the worker that took it was stopped before sending it")
+        return False
+
+    store.claim_step, outbox.claim, sender.send = step_unless_stopping, rows_unless_stopping, send_unless_stopping

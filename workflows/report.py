@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from math import ceil
 from typing import Any, Iterable, Mapping
 
+from workflows.durations import DurationError, parse_duration
 from workflows.models import AnswerRecord, ItRequest, Run, RunStep
 from workflows.sla import business_time_between, sla_state
 from workflows.teams import PRIORITIES, TeamDirectory
@@ -31,8 +32,6 @@ DURATION_DEFINITION = ("business hours of each request's owning team, as its SLA
                        "days and holidays in its time zone do not count; 24x7 teams count every second); requests "
                        "of a team no longer in teams.yaml are not timed; p90 is the nearest-rank 90th percentile")
 DURATION_UNIT = "business_hours"  # what the JSON's first_response and resolution are measured in
-_SINCE = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 _WORDS = re.compile(r"[^\w]+")
 _NOT_COUNTED = ("awaiting_approval", "denied", "cancelled")  # no SLA clock is worth judging on these
 
@@ -42,17 +41,17 @@ class ReportError(ValueError):
 
 
 def parse_since(text: str, now: datetime) -> datetime:
-    """``30d``, ``12h``, ``2w`` before ``now``, or an ISO date/datetime (UTC when it names no zone)."""
-    match = _SINCE.match(text or "")
-    if match:
-        amount = int(match.group(1))
-        if amount == 0:
-            raise ReportError(f"--since {text!r} is an empty window; use at least 1{match.group(2).lower()}")
-        return now - timedelta(**{_UNITS[match.group(2).lower()]: amount})
+    """A duration before ``now`` (``30d``, ``12h``, ``2w``, ``1d12h``: workflows.durations), or an ISO
+    date/datetime (UTC when it names no zone)."""
+    if re.fullmatch(r"\s*\d+[A-Za-z]\S*\s*", text or ""):
+        try:
+            return now - parse_duration(text, what="--since")
+        except DurationError as exc:
+            raise ReportError(f"--since {text!r}: {exc.reason} (or an ISO date such as 2026-01-31)") from None
     try:
         moment = datetime.fromisoformat(text.strip())
     except (ValueError, AttributeError):
-        raise ReportError(f"--since {text!r} is not understood; use 30d, 12h, 2w or an ISO date such as "
+        raise ReportError(f"--since {text!r} is not understood; use 30d, 12h, 2w, 1d12h or an ISO date such as "
                           "2026-01-31") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)

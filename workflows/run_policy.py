@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from workflows.config import ConfigError, load_yaml, require_mapping
+from workflows.durations import DurationError, parse_duration
 from workflows.teams import TeamDirectory
 
 _KEYS = ("hr", "it_approvers", "security_team", "expire_after", "progress_channel", "approvals_channel")
@@ -24,14 +25,6 @@ class RunPolicy:
 
     def may_start(self, user: str) -> bool:
         return user in self.hr
-
-
-def _duration(text: object) -> timedelta | None:
-    match = re.fullmatch(r"\s*(\d+)\s*([hd])\s*", str(text))
-    if not match:
-        return None
-    amount = int(match.group(1))
-    return timedelta(hours=amount) if match.group(2) == "h" else timedelta(days=amount)
 
 
 def load_run_policy(config_dir: Path | str, teams: TeamDirectory) -> RunPolicy:
@@ -53,9 +46,10 @@ def load_run_policy(config_dir: Path | str, teams: TeamDirectory) -> RunPolicy:
         teams.team(str(data["security_team"]))
     except KeyError:
         raise ConfigError(path, data.line_of("security_team"), f"unknown team {data['security_team']!r}") from None
-    expire = _duration(data["expire_after"])
-    if expire is None or expire <= timedelta(0):
-        raise ConfigError(path, data.line_of("expire_after"), "expire_after must look like 24h or 2d")
+    try:
+        expire = parse_duration(str(data["expire_after"]), what="expire_after")
+    except DurationError as exc:
+        raise ConfigError(path, data.line_of("expire_after"), str(exc)) from None
     channels = {}
     for key in ("progress_channel", "approvals_channel"):
         channel = data[key]

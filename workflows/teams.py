@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from workflows import durations
 from workflows.config import ConfigError, Located, load_yaml
 from workflows.holiday_calendar import HolidayCalendar, check_country, check_subdivision
 
@@ -32,7 +33,6 @@ HOLIDAYS_WARN_WITHIN = timedelta(days=60)
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 _HOURS = re.compile(r"^([a-z,\-]+)\s+(\d\d):(\d\d)\s*-\s*(\d\d):(\d\d)$")
 
 
@@ -161,15 +161,9 @@ def _parse_days(text: str) -> frozenset[int]:
 
 
 def parse_duration(text: Any, day: timedelta) -> timedelta:
-    """``"15m"``, ``"4h"``, ``"1h30m"``, ``"3d"`` (``day`` long each) → timedelta; ValueError if not."""
-    match = _DURATION.match(text.strip()) if isinstance(text, str) else None
-    if not match or not any(match.groups()):
-        raise ValueError(f"bad duration {text!r} (use e.g. 15m, 4h, 1h30m, 3d)")
-    d, h, m = (int(g or 0) for g in match.groups())
-    value = d * day + timedelta(hours=h, minutes=m)
-    if value <= timedelta(0):
-        raise ValueError(f"bad duration {text!r}: must be more than zero")
-    return value
+    """An SLA target: ``"15m"``, ``"4h"``, ``"1h30m"``, ``"3d"`` (``day`` long each) → timedelta; ValueError if not.
+    The one grammar of workflows.durations, with d, h and m (a week of working days means nothing here)."""
+    return durations.parse_duration(text, units="dhm", day=day)
 
 
 # ------------------------------------------------------------------ small checks shared with routing

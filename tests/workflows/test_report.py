@@ -225,7 +225,7 @@ def test_since_accepts_spans_and_iso_dates(text, expected):
     assert parse_since(text, NOW) == expected
 
 
-@pytest.mark.parametrize("text", ["30", "thirty days", "3m", "0d", "2026-13-01", "2027-01-01", ""])
+@pytest.mark.parametrize("text", ["30", "thirty days", "3mo", "0d", "2026-13-01", "2027-01-01", ""])
 def test_a_bad_since_is_one_clear_error(text):
     with pytest.raises(ReportError, match="--since"):
         parse_since(text, NOW)

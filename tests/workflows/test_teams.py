@@ -222,7 +222,8 @@ def test_bad_duration(tmp_path):
     message = error_for(tmp_path, "P3: {first_response: 4h, resolution: 3d}",
                         "P3: {first_response: 4h, resolution: 3 days}")
     assert message == (f"{tmp_path / 'teams.yaml'}:14: team 'helpdesk_l1' sla P3 resolution: "
-                       "bad duration '3 days' (use e.g. 15m, 4h, 1h30m, 3d)")
+                       "bad duration '3 days': use whole numbers with units d, h, m from largest to smallest, "
+                       "e.g. 90m, 12h, 1d12h")
 
 
 def test_first_response_longer_than_resolution(tmp_path):
