@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler,
 
 from bot.attempt import journal_client, note_failure
 from bot.listeners import register_listeners
-from bot.metrics import CountedRateLimits
+from bot.metrics import CountedRateLimits, count_slack_call
 from bot.middleware import LoggedDispatch
 from bot.settings import Settings
 from connectors.services import Services
@@ -23,10 +23,23 @@ from connectors.services import Services
 log = logging.getLogger(__name__)
 
 
+class CountedWebClient(WebClient):
+    """slack_sdk's client, counting each call's outcome for /metrics (itbot_slack_calls)."""
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            response = super().api_call(api_method, **kwargs)
+        except Exception:
+            count_slack_call(api_method, False)
+            raise
+        count_slack_call(api_method, True)
+        return response
+
+
 def make_client(settings: Settings, token: str | None = None) -> WebClient:
     """A Web API client with a timeout and bounded retries (connection errors, 429 Retry-After, 5xx)."""
     token = token or (settings.slack_bot_token.reveal() if settings.slack_bot_token else None)
-    return WebClient(token=token, base_url=settings.slack_api_url, timeout=int(max(1, settings.http_timeout)),
+    return CountedWebClient(token=token, base_url=settings.slack_api_url, timeout=int(max(1, settings.http_timeout)),
                      retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=2),
                                      CountedRateLimits(max_retry_count=3),
                                      ServerErrorRetryHandler(max_retry_count=2)])

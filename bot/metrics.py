@@ -13,7 +13,7 @@ import logging
 import re
 from typing import Any, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
@@ -30,6 +30,32 @@ EVENTS_RECEIVED = Counter("itbot_slack_requests_received", "Requests from Slack 
 ACKS = Counter("itbot_slack_acks", "Requests from Slack answered 2xx (acknowledged)", registry=REGISTRY)
 SLACK_RATE_LIMITED = Counter("itbot_slack_rate_limited", "Slack Web API answers 429 (Retry-After), by method",
                              ["method"], registry=REGISTRY)
+
+
+SLACK_CALLS = Counter("itbot_slack_calls", "Slack Web API calls made (replies, cards, updates, …), by method and "
+                      "outcome (ok, or error once slack_sdk's own retries were spent)", ["method", "outcome"],
+                      registry=REGISTRY)
+DIRECTORY_SECONDS = Histogram("itbot_directory_call_seconds", "Directory calls (AD, Entra ID) made by checklist "
+                              "steps and their approval plans, by system and verb", ["system", "verb"],
+                              buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300), registry=REGISTRY)
+DIRECTORY_ERRORS = Counter("itbot_directory_errors", "Directory calls that failed, by system, verb and kind of "
+                           "error (NotFoundError, ConflictError, TransientError, …)", ["system", "verb", "kind"],
+                           registry=REGISTRY)
+_NAME = re.compile(r"[A-Za-z_]{1,40}")
+
+
+def _label(value: str) -> str:
+    return value if _NAME.fullmatch(value or "") else "other"
+
+
+def observe_directory(system: str, verb: str, seconds: float, error: str | None) -> None:
+    DIRECTORY_SECONDS.labels(_label(system), _label(verb)).observe(seconds)
+    if error:
+        DIRECTORY_ERRORS.labels(_label(system), _label(verb), _label(error)).inc()
+
+
+def count_slack_call(method: str, ok: bool) -> None:
+    SLACK_CALLS.labels(method if _METHOD.fullmatch(method or "") else "other", "ok" if ok else "error").inc()
 
 
 class CountedRateLimits(RateLimitErrorRetryHandler):

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.app import make_client
 from bot.logs import configure_logging
+from bot.metrics import observe_directory
 from bot.outbox import OutboxSender
 from bot.server import metrics_server
 from bot.settings import Settings
@@ -30,6 +31,7 @@ class WorkerLoop:
     def __init__(self, services: Any, client: Any, *, name: str, poll: float = 2.0):
         self.services, self.name, self.poll = services, name, poll
         self.sender = OutboxSender(services, client)
+        services.engine.observe_directory = observe_directory   # the directory calls, for /metrics
         self._wake = threading.Event()
         self._lock = threading.Condition()
         self._asked = self._done = 0   # wake-ups asked for, and passes begun after the latest of them

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, fields, is_dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Mapping
@@ -94,6 +95,8 @@ class Engine(ApprovalsMixin):
         # How often, and how long, a step waits for AD Connect to carry an AD change over to Entra ID.
         self.sync_poll, self.sync_wait = sync_poll, sync_wait
         self.directory_policy = directory_policy   # config/directory.yaml: adds to the checklists' groups (assignments)
+        # told of every directory call: (system, verb, seconds, error kind or None), e.g. for /metrics
+        self.observe_directory: Callable[[str, str, float, str | None], None] | None = None
 
     # starting ---------------------------------------------------------------------------
     def start_run(self, event: Any) -> StartedRun:
@@ -275,7 +278,7 @@ class Engine(ApprovalsMixin):
         keeper = _LeaseKeeper(self, step, worker)
         try:
             with keeper:
-                outcome: Outcome = perform(spec.action, directory, run.person, self._args(run, spec), plan=False)
+                outcome: Outcome = self._perform(run, spec, directory, plan=False)
         except HandOver as handover:
             return self._to_task(run, keeper.step, str(handover))
         except AwaitingSync as exc:  # polled every sync_poll for up to sync_wait, then a person looks at the sync
@@ -307,6 +310,19 @@ class Engine(ApprovalsMixin):
             return []
         self.store.audit("itbot", "step.done", f"run:{run.id}", {"step": step.step_key, **result})
         return [Notice("step_done", run, saved, text=step.title)] + self._maybe_finish(run)
+
+    def _perform(self, run: Run, spec: Any, directory: Any, *, plan: bool) -> Outcome:
+        """The step's directory action, timed for ``observe_directory`` (system, verb, seconds, error kind)."""
+        started = time.monotonic()
+        error: str | None = None
+        try:
+            return perform(spec.action, directory, run.person, self._args(run, spec), plan=plan)
+        except DirectoryError as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            if self.observe_directory is not None:
+                self.observe_directory(spec.spec.system, spec.spec.verb, time.monotonic() - started, error)
 
     def _retry_later(self, step: RunStep, attempts: int, exc: DirectoryError, when: datetime,
                      announce: list[Any] | None = None) -> RunStep | None:

@@ -101,7 +101,7 @@ class ApprovalsMixin:
                              f"once approved, its team does this by hand")
             return entry
         try:
-            outcome = perform(spec.action, directory, run.person, self._args(run, spec), plan=True)
+            outcome = self._perform(run, spec, directory, plan=True)
             entry["changes"] = [{"target": c.target, "attribute": c.attribute, "old": _show(c.old), "new": _show(c.new)}
                                 for c in outcome.changes]
         except HandOver as handover:

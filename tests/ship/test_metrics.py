@@ -68,3 +68,25 @@ def test_readyz_is_503_when_the_schema_is_behind(harness):
     except urllib.error.HTTPError as exc:
         assert exc.code == 503
         assert json.loads(exc.read())["migrations"].startswith("at 0001, expected ")
+
+
+def test_replies_and_directory_calls_are_counted(harness):
+    from datetime import date
+
+    from workflows.hr import parse_hr_event
+
+    url = harness.server.url
+    before = scrape(url)
+    harness.driver.dm("U0ANA", "The VPN is down for everyone in the office and nobody can work")
+    harness.settle()
+    event = parse_hr_event({"event_id": "hris-metrics-1", "kind": "onboarding", "given_name": "Mia",
+                            "surname": "Metric", "employee_id": "E4242", "department": "Sales",
+                            "start_date": date.today().isoformat(), "timezone": "UTC"}, "webhook")
+    harness.services.engine.start_run(event)
+    harness.services.wake()
+    harness.settle(timeout=60)   # the worker plans the run's account changes: directory reads, then cards
+    after = scrape(url)
+    assert total(after, "itbot_slack_calls_total", method="chat.postMessage", outcome="ok") > \
+        total(before, "itbot_slack_calls_total", method="chat.postMessage", outcome="ok"), "the reply was counted"
+    assert total(after, "itbot_directory_call_seconds_count", system="ad") > \
+        total(before, "itbot_directory_call_seconds_count", system="ad"), "the plan's AD calls were timed"
