@@ -12,6 +12,7 @@ says) are built once and passed in::
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from workflows.triage.answers import ANSWER, CLARIFY, NONE, AnswerPolicy, Decision
@@ -20,6 +21,7 @@ from workflows.triage.classify import (
 )
 from workflows.triage.knowledge import Article, KnowledgeBase, KnowledgeBaseError, Match
 from workflows.triage.lexicon import Lexicon
+from workflows.triage.text import tokenize
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,21 @@ class TriageResult:
     choices: tuple[str, ...] = ()
 
 
-def looks_up_articles(intent: str, topic: str) -> bool:
-    """Questions, unclear messages and problems an article may solve; not requests for something new (they need
-    a person, often an approval) nor security incidents (they go to Security at once)."""
-    return intent in ("how_to", "other") or (intent == "broken" and topic != "security")
+# A problem that asks something ("... can I get them back?", "what should I do", "any way to fix it") wants an
+# answer; a plain report ("my laptop won't turn on") wants a person. Matched on the message read through the
+# lexicon, so "que faire ?" and "was kann ich tun" ask too.
+_ASKS = re.compile(r"\?|\b(?:how|can i|could i|can you|is there|any way|anyway|anything i can|"
+                   r"what (?:do|should|can|shall) i|what should i do|what to do|should i)\b")
+
+
+def asks(text: str, model: TriageModel) -> bool:
+    return bool(_ASKS.search(" ".join(model.lexicon.translate(tokenize(text)))))
+
+
+def looks_up_articles(intent: str, topic: str, asking: bool = True) -> bool:
+    """Questions, unclear messages and problems that ask for a way out (an article may solve them); not requests
+    for something new (they need a person, often an approval) nor security incidents (Security, at once)."""
+    return intent in ("how_to", "other") or (intent == "broken" and topic != "security" and asking)
 
 
 def triage(text: str, model: TriageModel, kb: KnowledgeBase | None, *,
@@ -48,7 +61,7 @@ def triage(text: str, model: TriageModel, kb: KnowledgeBase | None, *,
     """``policy`` defaults to the knowledge base's (config/answers.yaml); ``answer_threshold`` overrides its
     global threshold (for experiments)."""
     found = model.classify(text)
-    if kb is None or not looks_up_articles(found.intent, found.topic):
+    if kb is None or not looks_up_articles(found.intent, found.topic, found.intent != "broken" or asks(text, model)):
         return TriageResult(found.intent, found.topic, found.confidence)
     policy = policy or kb.policy or AnswerPolicy()
     if answer_threshold is not None:
@@ -61,5 +74,5 @@ def triage(text: str, model: TriageModel, kb: KnowledgeBase | None, *,
 __all__ = [
     "ANSWER", "CLARIFY", "NONE", "INTENTS", "TOPICS", "AnswerPolicy", "Article", "Classification", "Decision",
     "KnowledgeBase", "KnowledgeBaseError", "Lexicon", "Match", "TriageConfigError", "TriageModel",
-    "TriageResult", "looks_up_articles", "triage",
+    "TriageResult", "asks", "looks_up_articles", "triage",
 ]

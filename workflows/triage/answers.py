@@ -170,7 +170,7 @@ def calibrate(rows: Iterable[tuple[str, list[Any]]], *, articles: dict[str, floa
     scores = sorted({round(m.score, 4) for _, ranked in rows for m in ranked[:2]})
     cuts = sorted({0.0, *scores, 1.0})
     thresholds = [round((a + b) / 2, 4) for a, b in zip(cuts, cuts[1:])]
-    best: tuple[float, float, list[float]] | None = None   # (value, margin, thresholds reaching it)
+    best: tuple[float, float, float, list[float]] | None = None   # (value, plateau width, margin, the plateau)
     for margin in [m / 100 for m in range(0, 21)]:
         values = []
         for threshold in thresholds:
@@ -183,18 +183,21 @@ def calibrate(rows: Iterable[tuple[str, list[Any]]], *, articles: dict[str, floa
                 wrong += decision.kind == ANSWER and got != expected
             values.append(right - WRONG_COST * wrong)
         top = max(values)
-        if best is None or top > best[0]:
-            best = (top, margin, [t for t, v in zip(thresholds, values) if v == top])
+        plateau = _longest_run([i for i, v in enumerate(values) if v == top])
+        width = cuts[plateau[-1] + 1] - cuts[plateau[0]]
+        # ties go to the wider plateau: a setting that does not hinge on one question's score
+        if best is None or (top, round(width, 4)) > (best[0], best[1]):
+            best = (top, round(width, 4), margin, [thresholds[i] for i in plateau])
     assert best is not None
-    _, margin, good = best
-    # the longest run of consecutive best thresholds, and its middle
-    runs, run = [], [good[0]]
-    for t in good[1:]:
-        if thresholds.index(t) == thresholds.index(run[-1]) + 1:
-            run.append(t)
-        else:
-            runs.append(run)
-            run = [t]
-    runs.append(run)
-    longest = max(runs, key=lambda r: (r[-1] - r[0], -r[0]))
+    _, _, margin, longest = best
     return AnswerPolicy(round((longest[0] + longest[-1]) / 2, 2), margin, dict(articles or {}))
+
+
+def _longest_run(indexes: list[int]) -> list[int]:
+    runs: list[list[int]] = []
+    for i in indexes:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return max(runs, key=len)

@@ -93,7 +93,7 @@ class KnowledgeBase:
         self.policy = policy
         self.articles = tuple(sorted(articles, key=lambda a: a.id))
         self._by_id = {a.id: a for a in self.articles}
-        self._known = Counter(fold(t) for a in self.articles for t in _document_tokens(a))
+        self._known = Counter(t for a in self.articles for t in self.lexicon.translate(_document_tokens(a)))
         self._known.update({w: 1 for w in self.lexicon.vocabulary() if w not in self._known})
         self._index = [self._article_index(a) for a in self.articles]
         df = Counter(s for ix in self._index for s in ix.title | ix.keywords | ix.body)
@@ -181,8 +181,8 @@ class KnowledgeBase:
 
     def _read(self, text: str, *, spell: bool = False, **bounds: Any) -> list[str]:
         """Tokens as matching sees them; ``spell`` corrects a message's typos against the KB's words."""
-        tokens = [fold(t) for t in tokenize(text, **bounds)]
-        return self.lexicon.translate(correct(tokens, self._known) if spell else tokens)
+        tokens = self.lexicon.translate(tokenize(text, **bounds))
+        return correct(tokens, self._known) if spell else tokens
 
     def _stems(self, tokens: list[str]) -> list[str]:
         stop = self.lexicon.stopwords

@@ -92,5 +92,6 @@ class Lexicon:
         return out
 
     def vocabulary(self) -> set[str]:
-        """Every word the lexicon knows, stop words included (so spelling correction leaves them alone)."""
-        return {w for key, target in self.phrases.items() for w in (*key, *target)} | set(self.stopwords)
+        """The words a translated message can hold: the canonical words and the stop words. Spelling is corrected
+        towards these only, after translation, so "peru" never becomes a foreign word ("perdu", read as "lost")."""
+        return {w for target in self.phrases.values() for w in target} | set(self.stopwords)
