@@ -23,6 +23,7 @@ from typing import Callable
 BENCHMARK_MODULES: tuple[str, ...] = (
     "benchmarks.slack_latency",
     "benchmarks.triage",
+    "benchmarks.kb",
     "benchmarks.directory",
     "benchmarks.digest",
     "benchmarks.worker",

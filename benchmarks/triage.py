@@ -17,8 +17,8 @@ from typing import Any, Callable
 from benchmarks.registry import Context, Measurement, Skip, at_least, below, benchmark
 from benchmarks.stats import mean, percentile
 
-INTENT_TARGET = 0.95
-TOPIC_TARGET = 0.90
+INTENT_TARGET = 0.97
+TOPIC_TARGET = 0.94
 LATENCY_TARGET_MS = 5.0
 LONG_CHARS = 40_000
 MAX_MISSES_IN_NOTES = 6

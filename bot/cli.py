@@ -193,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         "report", help="the department's numbers since --since: requests by team and priority, response and "
                        "resolution times, SLA breaches, deflection, onboarding (text, --json, --html FILE)")
     ).set_defaults(func=_report)
+    from bot.kb_cli import add_kb_arguments
+    add_kb_arguments(sub.add_parser("kb", help="check the knowledge base on labelled questions (eval, calibrate)"))
     from bot.status_cli import add_status_arguments
     add_status_arguments(sub.add_parser(
         "status", help="the worker's queue: due, running, waiting (on what), awaiting approval, expired leases")

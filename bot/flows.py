@@ -47,13 +47,17 @@ def respond_to_employee(services: Services, client: WebClient, *, user: str, tex
     u = helpdesk.understand(text)
     log.info("triaged", extra={"intent": u.triage.intent, "topic": u.triage.topic,
                                "confidence": round(u.triage.confidence, 2), "article": u.triage.article_id})
-    if u.wants_request:
+    if u.answerable:
+        record = _record_answer(services, user, u, "answered", channel, thread_ts)
+        send_answer(services, client, article=u.article, answer_id=record.id, problem=u.offers_first,
+                    channel=channel, thread_ts=thread_ts)
+    elif u.asks:
+        ask_which(services, client, user=user, u=u, channel=channel, thread_ts=thread_ts)
+    elif u.wants_request:
         opened = once("open-request", lambda: helpdesk.open_request(  # one request, however often it is retried
             requester=user, text=text, source=source, channel=channel, thread_ts=thread_ts, understanding=u),
             keep=lambda o: o.request.id, restore=lambda rid: helpdesk.opened_before(rid, text, u))
         announce_opened(client, helpdesk, opened)
-    elif u.answerable:
-        send_answer(services, client, user=user, u=u, channel=channel, thread_ts=thread_ts)
     else:
         offer_request(services, client, user=user, u=u, channel=channel, thread_ts=thread_ts)
 
@@ -65,16 +69,28 @@ def _record_answer(services: Services, user: str, u: Understanding, outcome: str
                 keep=lambda record: record.id, restore=helpdesk.store.get_answer)
 
 
-def send_answer(services: Services, client: WebClient, *, user: str, u: Understanding, channel: str,
+def send_answer(services: Services, client: WebClient, *, article, answer_id: int, problem: bool, channel: str,
                 thread_ts: str) -> None:
-    record = _record_answer(services, user, u, "answered", channel, thread_ts)
+    """The article, with "That solved it" and "Still stuck" (for a problem: "Open a request", one click)."""
     try:
-        team_name = services.teams.team(u.article.team).name
+        team_name = services.teams.team(article.team).name
     except KeyError:
         team_name = "IT"
-    blocks = render("answer", title=u.article.title, body=kb_body(u.article), answer_id=record.id,
-                    team_name=team_name)
-    client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=u.article.title, blocks=blocks)
+    blocks = render("answer", title=article.title, body=kb_body(article), answer_id=answer_id,
+                    team_name=team_name, problem=problem)
+    client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=article.title, blocks=blocks)
+
+
+def ask_which(services: Services, client: WebClient, *, user: str, u: Understanding, channel: str,
+              thread_ts: str) -> None:
+    """Two articles are too close to call: ask, one button each, and "open a request"."""
+    record = _record_answer(services, user, u, "clarify", channel, thread_ts)
+    first, second = u.choices[:2]
+    question = (f"I'm not sure which of these you need. Did you mean *{slack_escape(first.title)}* or "
+                f"*{slack_escape(second.title)}*?")
+    client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=question,
+                            blocks=render("did_you_mean", question=question, choices=u.choices[:2],
+                                          answer_id=record.id))
 
 
 def offer_request(services: Services, client: WebClient, *, user: str, u: Understanding, channel: str,
@@ -91,7 +107,8 @@ def offer_request(services: Services, client: WebClient, *, user: str, u: Unders
 
 
 def relay(services: Services, client: WebClient, r: ItRequest, *, user: str, text: str, channel: str) -> None:
-    """Carry a reply between the employee's thread and the team's thread."""
+    """Carry a reply between the employee's thread and the team's thread; what the employee adds in their thread
+    also becomes part of the request."""
     if channel == r.team_channel:
         if not services.teams.is_member(r.team, user):   # only the owning team speaks for IT to the employee
             client.chat_postEphemeral(channel=channel, user=user,
@@ -100,5 +117,8 @@ def relay(services: Services, client: WebClient, r: ItRequest, *, user: str, tex
             return
         services.helpdesk.note_reply(r, user)
         client.chat_postMessage(channel=r.channel, thread_ts=r.thread_ts, text=f"<@{user}> (IT): {slack_escape(text)}")
-    elif r.team_channel and r.team_ts:
-        client.chat_postMessage(channel=r.team_channel, thread_ts=r.team_ts, text=f"<@{user}>: {slack_escape(text)}")
+    else:
+        services.helpdesk.add_followup(r, user, text)
+        if r.team_channel and r.team_ts:
+            client.chat_postMessage(channel=r.team_channel, thread_ts=r.team_ts,
+                                    text=f"<@{user}>: {slack_escape(text)}")

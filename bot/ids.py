@@ -6,6 +6,7 @@ class ActionId(str, Enum):
     ANSWER_SOLVED = "answer_solved"
     ANSWER_STUCK = "answer_still_stuck"
     OPEN_REQUEST = "open_request"
+    CHOOSE_ARTICLE = "answer_choose_article"   # "did you mean A or B?": one per article, suffixed _0, _1
     CLAIM = "request_claim"
     RESOLVE = "request_resolve"
     ESCALATE = "request_escalate"

@@ -55,7 +55,7 @@ def load_helpdesk_config(config_dir: Path) -> dict[str, Any]:
 
     teams = load_teams(config_dir)
     return {"teams": teams, "routing": load_routing(config_dir, teams),
-            "model": TriageModel.from_config(config_dir), "kb": KnowledgeBase.from_dir(config_dir / "kb")}
+            "model": TriageModel.from_config(config_dir), "kb": KnowledgeBase.from_config(config_dir)}
 
 
 def load_config(config_dir: Path) -> dict[str, Any]:

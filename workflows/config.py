@@ -84,3 +84,15 @@ def require_mapping(value: Any, path: Path | str, what: str) -> Located:
         line = getattr(value, "line", None)
         raise ConfigError(path, line, f"{what} must be a mapping of keys to values")
     return value
+
+
+def load_optional_mapping(path: Path, known: set[str]) -> Located | None:
+    """An optional YAML file holding a mapping with only ``known`` keys; None when the file is absent."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    data = require_mapping(load_yaml(path), path, path.name)
+    for key in data:
+        if key not in known:
+            raise ConfigError(path, data.line_of(key), f"unknown key {key!r} (known: {', '.join(sorted(known))})")
+    return data

@@ -21,21 +21,44 @@ class HelpdeskError(ValueError):
     """A person tried something they may not do, or on a request in the wrong state; the text says which."""
 
 
+OFFER_FIRST_PRIORITIES = ("P3", "P4")   # a problem this urgent goes to a person at once, article or not
+
+
+def offers_article(result: TriageResult, priority: str | None) -> bool:
+    """Whether the bot answers with ``result``'s article: a question's always; a problem's (offered first, the
+    request one click away) only when it is not urgent."""
+    if result.article_id is None:
+        return False
+    return result.intent != "broken" or priority in OFFER_FIRST_PRIORITIES
+
+
 @dataclass(frozen=True)
 class Understanding:
-    """What itbot made of a message: the triage and, when confident, the article to answer with."""
+    """What itbot made of a message: the triage and, when confident, the article to answer with (or, when two
+    articles are too close to call, the two ``choices`` to ask about)."""
 
     triage: TriageResult
     article: Any | None          # workflows.triage.knowledge.Article
     text: str
+    choices: tuple[Any, ...] = ()
 
     @property
     def answerable(self) -> bool:
         return self.article is not None
 
     @property
+    def asks(self) -> bool:
+        """"Did you mean A or B?" rather than a guess."""
+        return bool(self.choices) and self.article is None
+
+    @property
+    def offers_first(self) -> bool:
+        """A problem an article may solve: the article first, the request one click away."""
+        return self.answerable and self.triage.intent == "broken"
+
+    @property
     def wants_request(self) -> bool:
-        return self.triage.intent in ("broken", "request")
+        return self.triage.intent in ("broken", "request") and not self.answerable and not self.asks
 
 
 @dataclass(frozen=True)
@@ -65,25 +88,32 @@ def summarise(text: str) -> str:
 
 class Helpdesk(SlaMixin):
     def __init__(self, *, store: Any, teams: Any, routing: Any, model: Any, kb: Any,
-                 answer_threshold: float = 0.35, clock: Callable[[], datetime] = _utcnow):
+                 clock: Callable[[], datetime] = _utcnow):
         self.store = store
         self.teams = teams
         self.routing = routing
         self.model = model
         self.kb = kb
-        self.answer_threshold = answer_threshold
         self.clock = clock
 
     # understanding and answering ---------------------------------------------
     def understand(self, text: str) -> Understanding:
+        from workflows.routing import route_request
         from workflows.triage import triage
 
-        result = triage(text, self.model, self.kb, answer_threshold=self.answer_threshold)
-        article = self.kb.get(result.article_id) if result.article_id else None
-        return Understanding(result, article, text)
+        result = triage(text, self.model, self.kb)
+        priority = None
+        if result.intent == "broken" and (result.article_id or result.choices):
+            priority = route_request("broken", result.topic, text, None, self.teams, self.routing).priority
+            if priority not in OFFER_FIRST_PRIORITIES:     # urgent: a person, not reading
+                return Understanding(replace(result, article_id=None, decision="none", choices=()), None, text)
+        article = self.kb.get(result.article_id) if offers_article(result, priority) else None
+        choices = tuple(a for a in (self.kb.get(c) for c in result.choices) if a is not None)
+        return Understanding(result, article, text, choices)
 
     def record_answer(self, user: str, u: Understanding, outcome: str, *, channel: str | None = None,
                       thread_ts: str | None = None) -> AnswerRecord:
+        """``outcome``: answered (with ``u.article``), clarify (itbot asked which of two articles) or no_answer."""
         return self.store.record_answer(AnswerRecord(
             user_slack_id=user, question=summarise(u.text), intent=u.triage.intent, topic=u.triage.topic,
             outcome=outcome, article_id=u.article.id if u.article else None, channel=channel, thread_ts=thread_ts))
@@ -100,6 +130,27 @@ class Helpdesk(SlaMixin):
 
     def link_answer(self, record: AnswerRecord, request: ItRequest) -> AnswerRecord:
         return self.store.record_answer(replace(record, request_id=request.id))
+
+    def choose_article(self, answer_id: int, user: str, article_id: str) -> tuple[AnswerRecord, Any]:
+        """The employee picked one of the two articles itbot asked about: it becomes the answer."""
+        record = self.store.get_answer(answer_id)
+        if record is None:
+            raise HelpdeskError("That question is no longer on record.")
+        if record.user_slack_id != user:
+            raise HelpdeskError("Only the person who asked can choose.")
+        article = self.kb.get(article_id)
+        if article is None:
+            raise HelpdeskError("That article is no longer in the knowledge base.")
+        if record.outcome != "clarify":
+            raise HelpdeskError("You already chose for this question.")
+        return self.store.record_answer(replace(record, outcome="answered", article_id=article.id)), article
+
+    def add_followup(self, request: ItRequest, user: str, text: str) -> ItRequest:
+        """The employee wrote again in the request's thread: it becomes part of the request's description."""
+        if user != request.requester_slack_id or not text.strip():
+            return request
+        description = f"{request.description}\n\nFollow-up from the employee: {text.strip()}"
+        return self.store.save_request(replace(request, description=description[:DESCRIPTION_LIMIT]))
 
     # opening --------------------------------------------------------------------
     def open_request(self, *, requester: str, text: str, source: str, channel: str | None, thread_ts: str | None,

@@ -81,7 +81,7 @@ class AnswerRecord:
     question: str
     intent: str
     topic: str
-    outcome: str                  # answered | solved | still_stuck | no_answer
+    outcome: str                  # answered | solved | still_stuck | no_answer | clarify
     article_id: str | None = None
     request_id: int | None = None
     channel: str | None = None

@@ -22,7 +22,7 @@ from workflows.models import AnswerRecord, ItRequest, Run, RunStep
 from workflows.sla import business_time_between, sla_state
 from workflows.teams import PRIORITIES, TeamDirectory
 
-UNANSWERED = ("no_answer", "still_stuck")  # the bot had no answer, or its answer did not help
+UNANSWERED = ("no_answer", "still_stuck", "clarify")  # no answer, an answer that did not help, or an unsettled "did you mean"
 ANSWERED = ("answered", "solved", "still_stuck")  # the bot offered an article
 TOP_UNANSWERED = 10
 DEFLECTION_DEFINITION = ("answers marked solved / (questions answered from the knowledge base + requests opened), "

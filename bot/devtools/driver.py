@@ -48,8 +48,12 @@ class SlackActor:
     def deliver_interaction(self, payload: dict[str, Any], **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    on_event: Any = None   # called with each event before it is sent (the Harness records it in FakeSlack)
+
     def send_event(self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None,
                    **kwargs: Any) -> Any:
+        if self.on_event is not None and retry_num is None:
+            self.on_event(event)
         n = next(self._seq)
         envelope = {
             "token": "deprecated-verification-token", "team_id": self.team_id, "api_app_id": self.api_app_id,

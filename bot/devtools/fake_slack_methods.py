@@ -39,6 +39,15 @@ class SlackState:
                         "email": email or f"{name.lower().replace(' ', '.')}@example.test"},
         }
 
+    def record_person_message(self, event: dict[str, Any]) -> None:
+        """What a person wrote (an event the driver sent): Slack keeps it in the channel's history too."""
+        if event.get("type") not in ("message", "app_mention") or not event.get("channel"):
+            return
+        with self._lock:
+            self.messages.append({"channel": event["channel"], "ts": event.get("ts") or self.next_ts(),
+                                  "text": event.get("text", ""), "blocks": [], "thread_ts": event.get("thread_ts"),
+                                  "user": event.get("user")})
+
     def next_ts(self) -> str:
         return f"{int(time.time())}.{next(self._ids):06d}"
 

@@ -94,6 +94,7 @@ class Harness:
         self.server = HttpServer(make_wsgi(self.app, self.services, hr_hook(self.settings, self.services)),
                                  "127.0.0.1", 0).start()
         self.driver = SlackDriver(self.server.url + "/slack/events", self.signing_secret)
+        self.driver.on_event = self.fake.state.record_person_message
         return self
 
     def settle(self, *, after: int = 0, timeout: float = 15.0) -> list[Call]:

@@ -90,7 +90,8 @@ def test_still_stuck_opens_a_request_with_the_conversation_attached(h):
                   channel="D0ANA", ts=answer.response["ts"])
     request = only_request(h)
     assert request.source == "still_stuck" and request.requester_slack_id == "U0ANA"
-    assert "Employee asked: how do I set up an out of office" in request.description
+    assert "Employee: how do I set up an out of office" in request.description          # the whole thread
+    assert "itbot: Set up an out-of-office" in request.description
     assert "still stuck" in request.description
     card = posts(calls, team_channel(h, request.team))
     assert len(card) == 1 and request.number in card[0].args["text"]

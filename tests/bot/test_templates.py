@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from workflows.triage import Article
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
@@ -23,6 +25,10 @@ def _valid_blocks(blocks: list[dict]) -> None:
 
 @pytest.mark.parametrize("name,context", [
     ("answer", {"title": "Reset <your> password", "body": LONG, "answer_id": 7, "team_name": "IT help desk"}),
+    ("answer", {"title": "Printer offline", "body": LONG, "answer_id": 7, "team_name": "IT", "problem": True}),
+    ("did_you_mean", {"question": "Did you mean *A* or *B*?", "answer_id": 9, "choices": [
+        Article("vpn-setup", "Install <the> VPN " + "x" * 200, ("vpn",), (), "msp", "body"),
+        Article("vpn-troubleshooting", "VPN will not connect", ("vpn",), (), "msp", "body")]}),
     ("no_answer", {"question": "I don't have a good answer", "answer_id": 8}),
     ("request_opened", {"headline": LONG, "safety_steps": ["Disconnect from Wi-Fi", "Don't <click> & wait"]}),
     ("request_card", {"r": REQUEST, "team_name": "IT help desk", "status_text": "Open", "due_text": "Tue",

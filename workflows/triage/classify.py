@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from workflows.config import ConfigError, load_yaml, require_mapping
+from workflows.triage.lexicon import Lexicon
 from workflows.triage.text import STOPWORDS, correct, normalize, pad, stem, tokenize
 
 INTENTS = ("how_to", "broken", "request", "other")
@@ -136,13 +137,15 @@ def _softmax(logits: list[float]) -> list[float]:
 
 class TriageModel:
     def __init__(self, examples: list[tuple[str, str, str]], intent_cues: list[_Cue],
-                 topic_cues: list[_Cue], rules: list[_Rule]):
+                 topic_cues: list[_Cue], rules: list[_Rule], lexicon: Lexicon | None = None):
+        self.lexicon = lexicon or Lexicon()
         self.intent_cues = intent_cues
         self.topic_cues = topic_cues
         self.rules = rules
         tokenized = [(tokenize(text, max_tokens=_CLASSIFY_TOKENS), intent, topic) for text, intent, topic in examples]
         self._known = Counter(t for tokens, _, _ in tokenized for t in tokens)
         self._known.update(t for cue in intent_cues + topic_cues for t in cue.phrase.split())
+        self._known.update({w: 1 for w in self.lexicon.vocabulary() if w not in self._known})
         self._intent_nb = _NaiveBayes(INTENTS, ((intent_features(t), i) for t, i, _ in tokenized))
         self._topic_nb = _NaiveBayes(TOPICS, ((topic_features(t), p) for t, _, p in tokenized))
 
@@ -150,14 +153,16 @@ class TriageModel:
     def from_config(cls, config_dir: Path) -> "TriageModel":
         path = Path(config_dir) / CONFIG_FILE
         try:
-            return _parse_config(require_mapping(load_yaml(path), path, CONFIG_FILE), path)
+            lexicon = Lexicon.from_config(Path(config_dir))
+            return _parse_config(require_mapping(load_yaml(path), path, CONFIG_FILE), path, lexicon)
         except TriageConfigError:
             raise
         except ConfigError as exc:
             raise TriageConfigError(exc.path, exc.line, exc.message) from None
 
     def classify(self, text: str) -> Classification:
-        tokens = correct(tokenize(text, max_tokens=_CLASSIFY_TOKENS), self._known)
+        # read through config/lexicon.yaml: "comment réinitialiser mon mot de passe" -> "how do i reset mon password"
+        tokens = correct(self.lexicon.translate(tokenize(text, max_tokens=_CLASSIFY_TOKENS)), self._known)
         if not [t for t in tokens if t != "?"]:
             return Classification("other", "other", 0.0, 0.0, 0.0)
         norm = " ".join(tokens)
@@ -202,7 +207,7 @@ class TriageModel:
 
 # --------------------------------------------------------------------------- config
 
-def _parse_config(data: Any, path: Path) -> TriageModel:
+def _parse_config(data: Any, path: Path, lexicon: Lexicon | None = None) -> TriageModel:
     for key in data:
         if key not in _TOP_KEYS:
             raise TriageConfigError(path, data.line_of(key), f"unknown key {key!r} (known: {', '.join(sorted(_TOP_KEYS))})")
@@ -212,7 +217,7 @@ def _parse_config(data: Any, path: Path) -> TriageModel:
     topic_cues = _parse_cues(data["topic_cues"], TOPICS, "topic", path) if "topic_cues" in data else []
     rules = _parse_rules(data["rules"], path, data.line_of("rules")) if "rules" in data else []
     examples = _parse_examples(data["examples"], path)
-    return TriageModel(examples, intent_cues, topic_cues, rules)
+    return TriageModel(examples, intent_cues, topic_cues, rules, lexicon)
 
 
 def _check_label(label: Any, known: tuple[str, ...], kind: str, path: Path, line: int) -> str:

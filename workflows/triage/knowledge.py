@@ -11,10 +11,11 @@ Each article is a ``.md`` file that starts with YAML front matter between ``---`
     ---
     Markdown body...
 
-``best_match`` scores every article by how much of the message's vocabulary (weighted by
-rarity across the KB) its title and keywords cover, with a smaller credit for words found
-only in the body and a bonus for whole keyword phrases; articles outside the message's topic
-are discounted. Scores are in [0, 1].
+``rank`` scores every article by how much of the message's vocabulary (weighted by rarity
+across the KB, read through config/lexicon.yaml) its title and keywords cover, with a smaller
+credit for words found only in the body and a bonus for whole keyword phrases; articles outside
+the message's topic are discounted. Scores are in [0, 1]. Whether a score is enough to answer is
+``workflows.triage.answers.AnswerPolicy``'s decision (config/answers.yaml).
 """
 from __future__ import annotations
 
@@ -27,15 +28,19 @@ from typing import Any, Iterator
 
 from workflows.config import ConfigError, Located, parse_yaml
 from workflows.triage.classify import TOPICS, TriageConfigError
-from workflows.triage.text import content_stems, correct, normalize, pad, tokenize
+from workflows.triage.lexicon import Lexicon, fold
+from workflows.triage.text import STOPWORDS, correct, pad, stem, tokenize
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _TEAM = re.compile(r"^[a-z][a-z0-9_]*$")
 _KEYS = {"id", "title", "topics", "keywords", "team"}
 _KEYWORD_CREDIT = 0.9      # a word in the keywords (not the title) counts this much of a title hit
-_BODY_CREDIT = 0.4          # a word only in the body
+_BODY_CREDIT = 0.3          # a word only in the body
 _PHRASE_BONUS = 0.15        # per multi-word keyword found verbatim in the message
-_OFF_TOPIC_FACTOR = 0.55    # articles not tagged with the message's topic
+_OFF_TOPIC_FACTOR = 0.7     # articles not tagged with the message's topic
+_UNKNOWN_WEIGHT = 0.6      # a word no article uses weighs this share of the rarest word's weight
+_FUZZY_MIN = 0.6            # trigram similarity for a misspelt or inflected word to count as a known one
+_FUZZY_MIN_LEN = 5
 
 
 class KnowledgeBaseError(TriageConfigError):
@@ -67,19 +72,42 @@ class _Index:
     phrases: tuple[str, ...]             # multi-word keywords, padded (text.pad)
 
 
+def _trigrams(word: str) -> set[str]:
+    padded = f"<{word}>"
+    return {padded[i:i + 3] for i in range(len(padded) - 2)}
+
+
 class KnowledgeBase:
-    def __init__(self, articles: list[Article]):
+    """The articles, and how well each answers a message.
+
+    A message and every article are read the same way: tokens, spelling corrected against the KB's words,
+    read through the lexicon (other languages and synonyms -> the articles' words), stop words dropped,
+    lightly stemmed. An article's score is the share of the message's (IDF-weighted) words it covers, title
+    words fully, keywords at 0.9 and body words at 0.4, plus a bonus per keyword phrase; a word no article
+    uses still weighs in the total (so an off-topic question scores low), and a word that is not in any
+    article but close to one by character trigrams (a typo, an inflection) counts as that word, in proportion.
+    """
+
+    def __init__(self, articles: list[Article], lexicon: Lexicon | None = None, policy: Any = None):
+        self.lexicon = lexicon or Lexicon()
+        self.policy = policy
         self.articles = tuple(sorted(articles, key=lambda a: a.id))
         self._by_id = {a.id: a for a in self.articles}
-        self._index = [_index(a) for a in self.articles]
+        self._known = Counter(t for a in self.articles for t in self.lexicon.translate(_document_tokens(a)))
+        self._known.update({w: 1 for w in self.lexicon.vocabulary() if w not in self._known})
+        self._index = [self._article_index(a) for a in self.articles]
         df = Counter(s for ix in self._index for s in ix.title | ix.keywords | ix.body)
         n = max(len(self.articles), 1)
         self._idf = {s: math.log(1 + n / c) for s, c in df.items()}
-        self._unknown_idf = 0.3 * math.log(1 + n)  # words no article uses say little
-        self._known = Counter(t for a in self.articles for t in _document_tokens(a))
+        self._unknown_idf = _UNKNOWN_WEIGHT * math.log(1 + n)
+        self._grams: dict[str, set[str]] = {}
+        for stem_ in df:
+            if len(stem_) >= _FUZZY_MIN_LEN - 1:
+                for gram in _trigrams(stem_):
+                    self._grams.setdefault(gram, set()).add(stem_)
 
     @classmethod
-    def from_dir(cls, path: Path) -> "KnowledgeBase":
+    def from_dir(cls, path: Path, lexicon: Lexicon | None = None, policy: Any = None) -> "KnowledgeBase":
         path = Path(path)
         if not path.is_dir():
             raise KnowledgeBaseError(path, None, "knowledge base directory not found")
@@ -90,7 +118,17 @@ class KnowledgeBase:
                 other = articles[article.id].path
                 raise KnowledgeBaseError(file, None, f"duplicate article id {article.id!r} (also in {other})")
             articles[article.id] = article
-        return cls(list(articles.values()))
+        return cls(list(articles.values()), lexicon, policy)
+
+    @classmethod
+    def from_config(cls, config_dir: Path) -> "KnowledgeBase":
+        """config/kb/*.md read through config/lexicon.yaml, answering as config/answers.yaml says."""
+        from workflows.triage.answers import AnswerPolicy
+
+        config_dir = Path(config_dir)
+        kb = cls.from_dir(config_dir / "kb", Lexicon.from_config(config_dir))
+        kb.policy = AnswerPolicy.from_config(config_dir, kb)
+        return kb
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -103,46 +141,89 @@ class KnowledgeBase:
 
     def best_match(self, text: str, topic: str | None = None) -> Match | None:
         """The article that best answers ``text``, or None when nothing overlaps at all."""
-        tokens = correct(tokenize(text), self._known)
-        query = set(content_stems(tokens))
+        ranked = self.rank(text, topic, limit=1)
+        return ranked[0] if ranked else None
+
+    def rank(self, text: str, topic: str | None = None, *, limit: int = 3) -> list[Match]:
+        """The ``limit`` best articles for ``text``, best first (only those scoring above 0)."""
+        tokens = self._read(text, spell=True)
+        query = set(self._stems(tokens))
         if not query or not self.articles:
-            return None
+            return []
         padded = f" {' '.join(tokens)} "
-        weights = {s: self._idf.get(s, self._unknown_idf) for s in query}
+        weights, aliases = {}, {}
+        for s in query:
+            if s in self._idf:
+                weights[s] = self._idf[s]
+                continue
+            weights[s] = self._unknown_idf
+            near = self._nearest(s)
+            if near:
+                aliases[s] = near
         total = sum(weights.values())
-        best: Match | None = None
+        scored = []
         for article, ix in zip(self.articles, self._index):
-            covered = sum(w * _credit(s, ix) for s, w in weights.items())
+            covered = 0.0
+            for s, w in weights.items():
+                credit = _credit(s, ix)
+                if not credit and s in aliases:
+                    similar, similarity = aliases[s]
+                    credit = similarity * _credit(similar, ix)
+                covered += w * credit
             phrases = sum(1 for p in ix.phrases if p in padded)
             score = min(1.0, covered / total + _PHRASE_BONUS * phrases)
             if topic and topic != "other" and topic not in article.topics:
                 score *= _OFF_TOPIC_FACTOR
-            if score > 0 and (best is None or score > best.score):
-                best = Match(article, round(score, 4))
-        return best
+            if score > 0:
+                scored.append(Match(article, round(score, 4)))
+        scored.sort(key=lambda m: (-m.score, m.article.id))
+        return scored[:limit]
+
+    def _read(self, text: str, *, spell: bool = False, **bounds: Any) -> list[str]:
+        """Tokens as matching sees them; ``spell`` corrects a message's typos against the KB's words."""
+        tokens = self.lexicon.translate(tokenize(text, **bounds))
+        return correct(tokens, self._known) if spell else tokens
+
+    def _stems(self, tokens: list[str]) -> list[str]:
+        stop = self.lexicon.stopwords
+        return [stem(t) for t in tokens if t not in STOPWORDS and t not in stop]
+
+    def _nearest(self, word: str) -> tuple[str, float] | None:
+        """The KB word closest to ``word`` by trigram Dice similarity, when close enough."""
+        if len(word) < _FUZZY_MIN_LEN:
+            return None
+        grams = _trigrams(word)
+        shared: Counter = Counter()
+        for gram in grams:
+            shared.update(self._grams.get(gram, ()))
+        best, best_sim = None, 0.0
+        for candidate, common in shared.items():
+            similarity = 2 * common / (len(grams) + len(_trigrams(candidate)))
+            if similarity > best_sim or (similarity == best_sim and best is not None and candidate < best):
+                best, best_sim = candidate, similarity
+        return (best, round(best_sim, 3)) if best is not None and best_sim >= _FUZZY_MIN else None
+
+    def _article_index(self, article: Article) -> _Index:
+        keywords = {s for k in article.keywords for s in self._stems(self._read(k))}
+        phrases = tuple(pad(p) for p in (" ".join(self._read(k)) for k in article.keywords) if " " in p)
+        return _Index(
+            title=frozenset(self._stems(self._read(article.title))),
+            keywords=frozenset(keywords),
+            body=frozenset(self._stems(self._read(article.body, max_chars=None, max_tokens=None))),
+            phrases=phrases,
+        )
 
 
-def _credit(stem: str, ix: _Index) -> float:
-    if stem in ix.title:
+def _credit(stem_: str, ix: _Index) -> float:
+    if stem_ in ix.title:
         return 1.0
-    if stem in ix.keywords:
+    if stem_ in ix.keywords:
         return _KEYWORD_CREDIT
-    return _BODY_CREDIT if stem in ix.body else 0.0
+    return _BODY_CREDIT if stem_ in ix.body else 0.0
 
 
 def _document_tokens(article: Article) -> list[str]:
     return tokenize(" ".join((article.title, *article.keywords, article.body)), max_chars=None, max_tokens=None)
-
-
-def _index(article: Article) -> _Index:
-    keywords = {s for k in article.keywords for s in content_stems(tokenize(k))}
-    phrases = tuple(pad(p) for p in (normalize(k) for k in article.keywords) if " " in p)
-    return _Index(
-        title=frozenset(content_stems(tokenize(article.title))),
-        keywords=frozenset(keywords),
-        body=frozenset(content_stems(tokenize(article.body, max_chars=None, max_tokens=None))),
-        phrases=phrases,
-    )
 
 
 # --------------------------------------------------------------------------- loading
