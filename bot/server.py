@@ -10,6 +10,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.guard import guard
 from connectors.services import Services
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,8 @@ def _json(start_response: Callable, status: str, body: dict) -> list[bytes]:
 
 def make_wsgi(app: App | None, services: Services, hr_hook: WsgiApp | None = None) -> WsgiApp:
     """Route /slack/events to Bolt (absent in Socket Mode), /hooks/hr to the HR webhook, and answer /healthz."""
-    slack = SlackRequestHandler(app) if app is not None else None
+    # the guard answers 4xx for what Bolt would turn into a 500 (bad bytes, bad JSON, missing fields)
+    slack = guard(SlackRequestHandler(app), app._signing_secret) if app is not None else None
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")

@@ -35,7 +35,9 @@ def register(app: App, services: Services) -> None:
         user = body["user"]["id"]
         record = services.store.get_answer(int(action["value"]))
         try:
-            if record is None or record.user_slack_id != user:
+            if record is None:
+                raise HelpdeskError("That answer is no longer on record.")
+            if record.user_slack_id != user:
                 raise HelpdeskError("Only the person who asked can open a request from this answer.")
             if record.request_id:
                 raise HelpdeskError(f"A request was already opened for this: IT-{record.request_id:05d}.")
