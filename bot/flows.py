@@ -6,7 +6,7 @@ import logging
 from slack_sdk import WebClient
 
 from bot.notify import announce_opened
-from bot.render import render, slack_escape
+from bot.render import markdown_to_mrkdwn, render, slack_escape
 from connectors.services import Services
 from workflows.conversation import capabilities, small_talk
 from workflows.helpdesk import Understanding
@@ -17,17 +17,8 @@ EMPTY_REPLY = "I didn't catch any text there. Tell me what you need, or what isn
 
 
 def kb_body(article) -> str:
-    """The article's Markdown as Slack mrkdwn (bold, headings and lists), kept short."""
-    lines = []
-    for line in article.body.strip().splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            lines.append("*" + stripped.lstrip("#").strip() + "*")
-        elif stripped.startswith(("- ", "* ")):
-            lines.append("• " + stripped[2:])
-        else:
-            lines.append(line.replace("**", "*"))
-    return "\n".join(lines)
+    """The article's Markdown as Slack mrkdwn (bot.render.markdown_to_mrkdwn)."""
+    return markdown_to_mrkdwn(article.body)
 
 
 def respond_to_employee(services: Services, client: WebClient, *, user: str, text: str, channel: str,
