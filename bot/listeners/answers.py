@@ -54,7 +54,8 @@ def register(app: App, services: Services) -> None:
             conversation += f"\nitbot answered with the article '{record.article_id}'; the employee is still stuck."
         opened = helpdesk.open_request(requester=user, text=record.question, source="still_stuck" if still_stuck else "offer",
                                        channel=record.channel, thread_ts=record.thread_ts, conversation=conversation)
-        helpdesk.link_answer(record, opened.request)
+        if opened.request is not None:   # (None: the person reached their limit of new requests)
+            helpdesk.link_answer(record, opened.request)
         _replace_buttons(client, body, "Sorry that didn't do it. I'm handing this to a person." if still_stuck
                          else "OK, I'm handing this to a person.")
         announce_opened(client, helpdesk, opened)
