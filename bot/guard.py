@@ -27,7 +27,7 @@ from urllib.parse import parse_qs
 from bot.home_ids import HomeActionId
 from bot.ids import ActionId, CallbackId, DigestActionId, RunActionId
 
-log = logging.getLogger(__name__)
+requests_log = logging.getLogger("itbot.requests")
 MAX_DEPTH = 48            # Slack's deepest payloads (rich text in a message in an action) are ~15 levels
 _SECONDS = re.compile(r"\d{1,12}")
 _ROW_ID = re.compile(r"\d{1,18}")   # a store id: a positive integer that fits a 64-bit column
@@ -160,6 +160,8 @@ def shape_problem(body: Any) -> str | None:
 
 
 def _reply(start_response: Callable, status: str, error: str) -> list[bytes]:
+    # one line per request, as LoggedDispatch writes for the requests Bolt answers
+    requests_log.warning("slack request", extra={"kind": "refused", "status": int(status[:3]), "error": error})
     data = json.dumps({"error": error}).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
     return [data]
@@ -192,7 +194,6 @@ def guard(slack: WsgiApp, signing_secret: str | None, clock: Callable[[], float]
         except Malformed as exc:
             problem = str(exc)
         if problem:
-            log.warning("malformed Slack request refused", extra={"error": problem})
             return _reply(start_response, "400 Bad Request", problem)
         environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(raw), str(len(raw))
         return slack(environ, start_response)
