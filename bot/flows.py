@@ -7,10 +7,11 @@ from slack_sdk import WebClient
 
 from bot.attempt import once
 from bot.notify import announce_opened
-from bot.render import render, slack_escape
+from bot.render import markdown_to_mrkdwn, render, slack_escape
 from connectors.services import Services
 from workflows.conversation import capabilities, small_talk
-from workflows.helpdesk import Understanding
+from workflows.helpdesk import Opened, Understanding
+from workflows.request_limits import Limited
 from workflows.models import ItRequest
 
 log = logging.getLogger(__name__)
@@ -18,17 +19,8 @@ EMPTY_REPLY = "I didn't catch any text there. Tell me what you need, or what isn
 
 
 def kb_body(article) -> str:
-    """The article's Markdown as Slack mrkdwn (bold, headings and lists), kept short."""
-    lines = []
-    for line in article.body.strip().splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            lines.append("*" + stripped.lstrip("#").strip() + "*")
-        elif stripped.startswith(("- ", "* ")):
-            lines.append("• " + stripped[2:])
-        else:
-            lines.append(line.replace("**", "*"))
-    return "\n".join(lines)
+    """The article's Markdown as Slack mrkdwn (bot.render.markdown_to_mrkdwn)."""
+    return markdown_to_mrkdwn(article.body)
 
 
 def respond_to_employee(services: Services, client: WebClient, *, user: str, text: str, channel: str,
@@ -56,7 +48,9 @@ def respond_to_employee(services: Services, client: WebClient, *, user: str, tex
     elif u.wants_request:
         opened = once("open-request", lambda: helpdesk.open_request(  # one request, however often it is retried
             requester=user, text=text, source=source, channel=channel, thread_ts=thread_ts, understanding=u),
-            keep=lambda o: o.request.id, restore=lambda rid: helpdesk.opened_before(rid, text, u))
+            keep=lambda o: o.request.id if isinstance(o, Opened) else None,
+            restore=lambda rid: helpdesk.opened_before(rid, text, u) if rid is not None
+            else Limited(user, "minute", 0, False, channel, thread_ts))   # refused before: nothing more to say
         announce_opened(client, helpdesk, opened)
     else:
         offer_request(services, client, user=user, u=u, channel=channel, thread_ts=thread_ts)

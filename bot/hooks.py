@@ -24,6 +24,7 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from bot.guard import MAX_DEPTH, depth
 from workflows.directory import DirectoryError, TransientError
 from workflows.directory_plans import PersonError
 from workflows.hr import (DEFAULT_TOLERANCE, HrEventError, RunStarter, SignatureError, parse_hr_event,
@@ -107,8 +108,11 @@ def make_hr_hook(secret: str | None, starter: RunStarter, clock: Callable[[], fl
         try:
             payload = json.loads(body.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
+            reason = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else \
+                f"nested too deeply (at most {MAX_DEPTH} levels)" if isinstance(exc, RecursionError) else "not valid JSON"
             return _reply(start_response, 400, {"errors": [f"body: {reason}"]})
+        if depth(payload) > MAX_DEPTH:
+            return _reply(start_response, 400, {"errors": [f"body: nested too deeply (at most {MAX_DEPTH} levels)"]})
         try:
             event = parse_hr_event(payload, "webhook")
         except HrEventError as exc:

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from bot.render import render, slack_escape
 from workflows.helpdesk import Helpdesk
 from workflows.models import ItRequest
+from workflows.request_limits import Limited
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,33 @@ def post_approval(client: WebClient, helpdesk: Helpdesk, r: ItRequest) -> None:
                             blocks=render("approval_card", r=r, team_name=team.name, decision=""))
 
 
-def announce_opened(client: WebClient, helpdesk: Helpdesk, opened) -> ItRequest:
-    """Tell the employee what happened, and put the request in front of the team or the approver."""
+def announce_limited(client: WebClient, helpdesk: Helpdesk, limited: Limited) -> None:
+    """The first refusal of a burst: the person is told (kindly) and the help desk sees one card; the refusals
+    after it say nothing, so a thousand messages cost a thousand silent checks, not a thousand cards."""
+    if not limited.first:
+        return
+    if limited.channel:
+        client.chat_postMessage(channel=limited.channel, thread_ts=limited.thread_ts, text=(
+            f"You've opened {limited.limit} requests in the last {limited.window}, which is as many as I open for "
+            f"one person in that time, so I haven't opened one for this message (nor will I for the next ones "
+            f"until the {limited.window} has passed). IT knows. If something can't wait, contact the IT help "
+            f"desk directly; otherwise, send it again a little later."))
+    try:
+        team = helpdesk.teams.team_for("it_doesnt_work")
+    except KeyError:
+        return
+    text = f"<@{limited.requester}> reached the limit of {limited.limit} new requests per {limited.window}"
+    client.chat_postMessage(channel=team.channel, text=text,
+                            blocks=render("request_limited", requester=limited.requester, limit=limited.limit,
+                                          window=limited.window))
+
+
+def announce_opened(client: WebClient, helpdesk: Helpdesk, opened) -> ItRequest | None:
+    """Tell the employee what happened, and put the request in front of the team or the approver (or, when
+    the person reached their limit of new requests, ``announce_limited``)."""
+    if isinstance(opened, Limited):
+        announce_limited(client, helpdesk, opened)
+        return None
     r, team = opened.request, opened.team
     if r.status == "awaiting_approval":
         headline = (f"I've opened *{r.number}* ({r.priority}) for {team.name}. It needs approval first: "

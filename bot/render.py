@@ -63,6 +63,53 @@ def _shown(inner: str) -> str:
     return address if not label or label in (target, address) else f"{label} ({address})"
 
 
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_CODE = re.compile(r"`[^`\n]+`")
+_LINK = re.compile(r"\[([^\]\n]+)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_AUTOLINK = re.compile(r"<((?:https?://|mailto:)[^<>\s]+)>")
+_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_ITALIC = re.compile(r"(?<![*\w])\*(?=[^\s*])([^*\n]*?[^\s*])?\*(?![*\w])")
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
+_BULLET = re.compile(r"^(\s*)[-*+]\s+")
+
+
+def markdown_to_mrkdwn(markdown: str) -> str:
+    """A knowledge-base article's Markdown as Slack mrkdwn: ``**b**``/``__b__`` → ``*b*``, ``*i*`` → ``_i_``,
+    ``~~s~~`` → ``~s~``, ``[text](url)`` and ``<url>`` → Slack links, headings → bold lines, ``-``/``*``/``+``
+    items → ``•``; code spans and fenced blocks are kept as they are, and ``& < >`` are escaped everywhere else."""
+    out, fenced = [], False
+    for line in (markdown or "").strip().splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+            out.append("```")
+            continue
+        out.append(slack_escape(line) if fenced else _mrkdwn_line(line))
+    return "\n".join(out)
+
+
+def _mrkdwn_line(line: str) -> str:
+    kept: list[str] = []
+
+    def keep(text: str) -> str:
+        kept.append(text)
+        return f"\x00{len(kept) - 1}\x00"
+
+    line = _CODE.sub(lambda m: keep(slack_escape(m.group(0))), line)
+    line = _LINK.sub(lambda m: keep(f"<{m.group(2)}|{slack_escape(m.group(1)).replace('*', '').replace('|', '/')}>"),
+                     line)
+    line = _AUTOLINK.sub(lambda m: keep(f"<{m.group(1)}>"), line)
+    line = slack_escape(line)
+    heading = _HEADING.match(line)
+    if heading:
+        line = "\x01" + heading.group(1).replace("**", "").replace("__", "") + "\x01"
+    line = _BULLET.sub(lambda m: m.group(1) + "• ", line)
+    line = _BOLD.sub(lambda m: f"\x01{m.group(2)}\x01", line)
+    line = _ITALIC.sub(lambda m: f"_{m.group(1) or ''}_", line)
+    line = _STRIKE.sub(lambda m: f"~{m.group(1)}~", line).replace("\x01", "*")
+    return re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], line)
+
+
 def clip(text: Any, limit: int = SECTION_LIMIT) -> str:
     text = str(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

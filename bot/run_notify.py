@@ -11,6 +11,7 @@ from bot.render import mention, render, slack_escape
 from connectors.services import Services
 from workflows.engine import Notice
 from workflows.models import Approval, Run, RunStep
+from workflows.plan_words import shown
 
 log = logging.getLogger(__name__)
 ICON = {"done": "✅", "task": "🧑‍🔧", "awaiting_approval": "⏳", "running": "⚙️", "pending": "▫️", "denied": "⛔",
@@ -21,8 +22,8 @@ def approval_blocks(services: Services, run: Run, approval: Approval, decision: 
     entries = []
     for entry in approval.plan.get("steps", []):
         head = f"*{slack_escape(entry['step'])}* · {slack_escape(entry['system'])}"
-        changes = [f"• `{slack_escape(c['attribute'])}`: {slack_escape(c['old'] or '(none)')} → "
-                   f"{slack_escape(c['new'] or '(none)')}" for c in entry.get("changes", [])]
+        changes = [f"• `{slack_escape(c['attribute'])}`: {slack_escape(shown(c['old']))} → "
+                   f"{slack_escape(shown(c['new']))}" for c in entry.get("changes", [])]
         if not changes:
             changes = [f"• {slack_escape(entry.get('note') or 'already in place: nothing to change')}"]
         entries.append("\n".join([head, *changes[:25]] + ([f"• … {len(changes) - 25} more"] if len(changes) > 25 else [])))

@@ -13,6 +13,7 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.server import create_server
 
+from bot.guard import guard
 from bot.metrics import exposition, observe_http, readiness
 from connectors.services import Services
 
@@ -32,7 +33,8 @@ def make_wsgi(app: App | None, services: Services, hr_hook: WsgiApp | None = Non
     """Route /slack/events to Bolt (absent in Socket Mode), /hooks/hr to the HR webhook, and answer /healthz,
     /readyz (the store answers, its schema at head) and /metrics (Prometheus text format); every answer is
     counted by route and status class."""
-    slack = SlackRequestHandler(app) if app is not None else None
+    # the guard answers 4xx for what Bolt would turn into a 500 (bad bytes, bad JSON, missing fields)
+    slack = guard(SlackRequestHandler(app), app._signing_secret) if app is not None else None
 
     def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")

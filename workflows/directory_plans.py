@@ -137,13 +137,19 @@ def _invisible(text: str) -> str:
     return ""
 
 
+def _shown(raw: Any) -> str:
+    """A wrong value as the error quotes it: a 60 KB list is not read back to whoever sent it."""
+    text = repr(raw)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def _person_value(name: str, kind: str, raw: Any, limit: int | None) -> tuple[Any, str | None]:
     if kind == "bool":
-        return (raw, None) if isinstance(raw, bool) else (None, f"expected true or false, got {raw!r}")
+        return (raw, None) if isinstance(raw, bool) else (None, f"expected true or false, got {_shown(raw)}")
     if kind == "id" and isinstance(raw, int) and not isinstance(raw, bool):
         raw = str(raw)
     if not isinstance(raw, str):
-        return None, f"expected a string, got {type(raw).__name__} {raw!r}"
+        return None, f"expected a string, got {type(raw).__name__} {_shown(raw)}"
     text = raw.strip()
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
         return None, "contains control characters"

@@ -12,6 +12,7 @@ from typing import Any
 
 from workflows.directory import DirectoryError
 from workflows.models import Announcement, Approval, Run, RunStep
+from workflows.plan_words import changes_summary, pending_change
 from workflows.run_actions import HandOver, perform
 
 SYSTEM_NAMES = {"ad": "Active Directory", "entra": "Entra ID"}
@@ -81,7 +82,7 @@ class ApprovalsMixin:
         plan = [self._plan_entry(run, s) for s in waiting]
         approval = self.store.create_approval(Approval(
             subject=f"run:{run.id}", requested_by=run.requested_by, needs_security=spec.privileged,
-            plan={"steps": plan}, summary=f"{run.kind.capitalize()} of {run.display_name}: {len(plan)} account change(s)",
+            plan={"steps": plan}, summary=changes_summary(run.kind, run.display_name, len(plan)),
             run_id=run.id, expires_at=now + self.policy.expire_after),
             announce=lambda approval_id: [announce("approval_needed", run, step, approval_id)])
         for s in waiting:
@@ -106,9 +107,8 @@ class ApprovalsMixin:
                                 for c in outcome.changes]
         except HandOver as handover:
             entry["note"] = str(handover)
-        except DirectoryError as exc:
-            entry["note"] = (f"{spec.spec.verb} {', '.join(f'{k}={v}' for k, v in self._args(run, spec).items())}"
-                             f" — exact values once earlier steps have run ({type(exc).__name__})")
+        except DirectoryError:   # it depends on an earlier step (the account is not made yet): say what it will do
+            entry["note"] = pending_change(spec.spec.verb, self._args(run, spec))
         return entry
 
     def decide(self, approval_id: int, user: str, approve: bool) -> tuple[Approval, list[Notice]]:

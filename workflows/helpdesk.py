@@ -5,15 +5,19 @@ returns what happened as data; bot/ turns that into messages, cards and thread u
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from workflows.helpdesk_sla import SlaMixin, new_window, responded
 from workflows.models import Announcement, AnswerRecord, ItRequest
+from workflows.request_limits import WINDOWS, Limited, RequestLimits
+from workflows.request_limits import check as check_limit
 from workflows.triage import TriageResult
 
 SUMMARY_LIMIT = 300
+_LOCKS = tuple(threading.Lock() for _ in range(64))   # striped by requester: the limit check and the insert
 DESCRIPTION_LIMIT = 20_000
 
 
@@ -154,7 +158,33 @@ class Helpdesk(SlaMixin):
 
     # opening --------------------------------------------------------------------
     def open_request(self, *, requester: str, text: str, source: str, channel: str | None, thread_ts: str | None,
-                     understanding: Understanding | None = None, conversation: str = "") -> Opened:
+                     understanding: Understanding | None = None, conversation: str = "") -> Opened | Limited:
+        """The request opened, or ``Limited`` (nothing opened) when the person has reached their limit of new
+        requests (``routing.yaml`` ``request_limits``). The check and the insert hold a lock per person, so
+        a burst handled by several threads opens no more than the limit."""
+        with _LOCKS[hash(requester) % len(_LOCKS)]:
+            limited = self._limited(requester)
+            if limited is not None:
+                return replace(limited, channel=channel, thread_ts=thread_ts)
+            return self._open(requester=requester, text=text, source=source, channel=channel, thread_ts=thread_ts,
+                              understanding=understanding, conversation=conversation)
+
+    def _limited(self, requester: str) -> Limited | None:
+        limits = getattr(self.routing, "request_limits", None) or RequestLimits()
+        hit = check_limit(limits, self.store.count_requests(requester, WINDOWS["minute"]),
+                          self.store.count_requests(requester, WINDOWS["hour"]))
+        if hit is None:
+            return None
+        # once per episode: the key holds how many requests the person has ever opened, which stays the same
+        # until one more is opened (after the window), so the first refusal claims it and the rest find it taken
+        episode = self.store.count_requests(requester)
+        first = self.store.mark_event_seen(f"request-limit:{requester}:{episode}")
+        if first:
+            self.store.audit(requester, "request.limited", f"person:{requester}", {"window": hit[0], "limit": hit[1]})
+        return Limited(requester, hit[0], hit[1], first)
+
+    def _open(self, *, requester: str, text: str, source: str, channel: str | None, thread_ts: str | None,
+              understanding: Understanding | None, conversation: str) -> Opened:
         u = understanding or self.understand(text)
         intent, route = self._route(requester, text, u)
         approver = self._approver(route, requester)

@@ -29,6 +29,9 @@ from workflows.checklist_due import CHANGEABLE
 from workflows.directory_plans import _PERSON_FIELDS, Person, PersonError, _person_value, parse_person
 
 SOURCES = ("webhook", "csv", "slack")
+# the dates an HR event may carry: anything outside is a typo or a placeholder (1900-01-01, 9999-12-31), never
+# a start or a last day HR could mean, and would start a run with every step overdue or none ever due
+EARLIEST_DATE, LATEST_DATE = date(1970, 1, 1), date(2100, 12, 31)
 MAX_KEY = 200
 DEFAULT_TOLERANCE = 300   # seconds a signed request stays valid, either side of now
 
@@ -177,6 +180,20 @@ def _value(name: str, raw: Any) -> tuple[Any, str | None]:
     return value, None
 
 
+def _date_problem(name: str, raw: Any) -> str | None:
+    """A well-formed date HR could not mean (malformed ones are reported by the field's own check)."""
+    if _SPEC.get(name, ("",))[0] != "date" or not isinstance(raw, str):
+        return None
+    try:
+        value = date.fromisoformat(raw.strip())
+    except ValueError:
+        return None
+    if EARLIEST_DATE <= value <= LATEST_DATE:
+        return None
+    return (f"{name}: {value.isoformat()} is not a date HR could mean: expected one between "
+            f"{EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}")
+
+
 def _kind(raw: Any) -> tuple[str | None, str | None]:
     expected = ", ".join(KINDS[:-1]) + f" or {KINDS[-1]}"
     if _blank(raw):
@@ -231,6 +248,7 @@ def parse_hr_event(payload: Any, source: str) -> HrEvent:
                             "admin rights can never approve them")
         if kind == "role-change" and all(_blank(payload.get(c)) for c in _CHANGES):
             problems.append(f"role-change: nothing changes: give at least one new {', '.join(_CHANGES)}")
+    problems += [p for p in (_date_problem(k, v) for k, v in payload.items() if k in allowed) if p]
     if problems:
         raise HrEventError(problems)
     assert kind is not None

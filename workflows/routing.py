@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from workflows.config import ConfigError, Located, load_yaml
+from workflows.request_limits import RequestLimits
 from workflows.teams import PRIORITIES, TeamDirectory, check_keys, mapping_at, string_list
 from workflows.triage.classify import INTENTS, TOPICS
 from workflows.triage.text import normalize
@@ -24,7 +25,7 @@ IMPACTS = ("wide", "individual")
 URGENCIES = ("high", "medium", "low")
 
 _TOP_KEYS = ("topic_teams", "intent_overrides", "priority", "cues", "security_incident", "approvals",
-             "sla_warning_fraction")
+             "sla_warning_fraction", "request_limits")
 _REQUIRED = ("topic_teams", "priority", "cues", "security_incident", "sla_warning_fraction")
 _PRIORITY_KEYS = ("urgency_by_intent", "matrix")
 _CUE_KEYS = ("wide_impact", "high_urgency", "critical")
@@ -75,6 +76,7 @@ class RoutingRules:
     security_default_steps: tuple[str, ...]
     approvals: Mapping[str, Mapping[str, str]]  # intent -> topic -> approver
     sla_warning_fraction: float
+    request_limits: RequestLimits = RequestLimits()   # new requests per person per minute and per hour
 
 
 # ------------------------------------------------------------------ routing one request
@@ -165,6 +167,7 @@ def load_routing(config_dir: Path | str, teams: TeamDirectory) -> RoutingRules:
         security_default_steps=default_steps,
         approvals=check.by_intent(data, "approvals", check.approver),
         sla_warning_fraction=check.fraction(data["sla_warning_fraction"], data.line_of("sla_warning_fraction")),
+        request_limits=check.limits(data),
     )
 
 
@@ -189,6 +192,17 @@ class _Checker:
         if complete and missing:
             raise self.fail(parent.line_of(key), f"{label}: missing {', '.join(missing)}")
         return MappingProxyType({name: value_check(node[name], node.line_of(name), f"{label} {name}") for name in node})
+
+    def limits(self, parent: Located) -> RequestLimits:
+        """Optional ``request_limits: {per_minute: N, per_hour: M}``."""
+        if "request_limits" not in parent:
+            return RequestLimits()
+        node = mapping_at(parent["request_limits"], self.path, parent.line_of("request_limits"), "request_limits")
+        check_keys(node, ("per_minute", "per_hour"), self.path, "request_limits")
+        try:
+            return RequestLimits(**dict(node))
+        except ValueError as exc:
+            raise self.fail(parent.line_of("request_limits"), f"request_limits: {exc}") from None
 
     def by_intent(self, parent: Located, key: str, value_check: Callable) -> Mapping[str, Mapping[str, Any]]:
         """Optional ``key: {intent: {topic: value}}``."""

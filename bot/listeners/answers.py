@@ -44,7 +44,9 @@ def register(app: App, services: Services) -> None:
         user = body["user"]["id"]
         record = services.store.get_answer(int(action["value"]))
         try:
-            if record is None or record.user_slack_id != user:
+            if record is None:
+                raise HelpdeskError("That answer is no longer on record.")
+            if record.user_slack_id != user:
                 raise HelpdeskError("Only the person who asked can open a request from this answer.")
             if record.request_id:
                 raise HelpdeskError(f"A request was already opened for this: IT-{record.request_id:05d}.")
@@ -61,7 +63,8 @@ def register(app: App, services: Services) -> None:
             conversation += f"\nitbot answered with the article '{record.article_id}'; the employee is still stuck."
         opened = helpdesk.open_request(requester=user, text=question, source="still_stuck" if still_stuck else "offer",
                                        channel=record.channel, thread_ts=record.thread_ts, conversation=conversation)
-        helpdesk.link_answer(record, opened.request)
+        if opened.request is not None:   # (None: the person reached their limit of new requests)
+            helpdesk.link_answer(record, opened.request)
         _replace_buttons(client, body, "Sorry that didn't do it. I'm handing this to a person." if still_stuck
                          else "OK, I'm handing this to a person.")
         announce_opened(client, helpdesk, opened)

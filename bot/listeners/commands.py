@@ -34,7 +34,7 @@ def register(app: App, services: Services) -> None:
 
     def handle_it_modal_submission(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
         values = view["state"]["values"]
-        text = (values[BlockId.DESCRIPTION.value]["value"].get("value") or "").strip()
+        text = ((values.get(BlockId.DESCRIPTION.value, {}).get("value") or {}).get("value") or "").strip()
         if len(text) < 5:
             return ack(response_action="errors",
                        errors={BlockId.DESCRIPTION.value: "Please describe what you need in a few words."})

@@ -58,13 +58,17 @@ def register(app: App, services: Services) -> None:
     def handle_reassign_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
         ack()
         r = services.store.get_request(int(action["value"]))
-        if r is None or not services.teams.is_member(r.team, body["user"]["id"]):
+        if r is None:
+            return _ephemeral(client, body, f"Request {action['value']} does not exist.")
+        if not services.teams.is_member(r.team, body["user"]["id"]):
             return _ephemeral(client, body, "Only the owning team can reassign this request.")
         client.views_open(trigger_id=body["trigger_id"], view=render("reassign_modal", r=r))
 
     def handle_reassign_submission(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
         user = body["user"]["id"]
-        assignee = view["state"]["values"][BlockId.ASSIGNEE.value]["value"].get("selected_user")
+        assignee = (view["state"]["values"].get(BlockId.ASSIGNEE.value, {}).get("value") or {}).get("selected_user")
+        if not assignee:
+            return ack(response_action="errors", errors={BlockId.ASSIGNEE.value: "Choose who should take it."})
         try:
             r = helpdesk.reassign(int(view["private_metadata"]), user, assignee)
         except HelpdeskError as exc:

@@ -53,7 +53,7 @@ def _value(element: dict[str, Any]) -> Any:
 
 def payload_from_view(view: dict[str, Any], kind: str, user: str) -> dict[str, Any]:
     values = view["state"]["values"]
-    payload = {block: _value(v["value"]) for block, v in values.items()}
+    payload = {block: _value(next(iter(v.values()), {})) for block, v in values.items()}
     payload = {k: v for k, v in payload.items() if v not in (None, False) or k in ("contractor",)}
     return {**payload, "kind": kind, "event_id": f"slack-{view['id']}", "requested_by": user}
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from connectors.store.outbox import SqlOutbox, enqueue
@@ -116,6 +116,15 @@ class SqlStore(RunStoreMixin, QueueStatusMixin):
             query = query.where(requests.c.status.in_(OPEN_STATUSES))
         with self.engine.connect() as conn:
             return [_request(r) for r in conn.execute(query).mappings()]
+
+    def count_requests(self, requester_slack_id: str, within: timedelta | None = None) -> int:
+        """How many requests the person opened (in the last ``within``, by the clock that stamps
+        ``created_at``): the help desk's limit on new requests."""
+        query = select(func.count()).select_from(requests).where(requests.c.requester_slack_id == requester_slack_id)
+        if within is not None:
+            query = query.where(requests.c.created_at >= _now() - within)
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar_one()
 
     def find_request_by_thread(self, channel: str, ts: str) -> ItRequest | None:
         """The request whose employee thread or team-channel card is (channel, ts)."""

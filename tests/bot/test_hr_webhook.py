@@ -148,7 +148,8 @@ def test_an_invalid_payload_lists_every_problem_and_starts_nothing(hook, starter
 
 @pytest.mark.parametrize("raw, error", [(b'{"event_id": ', "body: not valid JSON"),
                                         (b'{"event_id": "\xff"}', "body: not UTF-8"),
-                                        (b"[" * 50_000, "body: not valid JSON"),
+                                        (b"[" * 50_000, "body: nested too deeply (at most 48 levels)"),
+                                        (b"[" * 60 + b"]" * 60, "body: nested too deeply (at most 48 levels)"),
                                         (b"", "body: not valid JSON")])
 def test_a_body_that_is_not_json_is_a_400(hook, starter, raw, error):
     assert call(hook, raw, signed(raw))[:2] == (400, {"errors": [error]})

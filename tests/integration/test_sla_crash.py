@@ -32,6 +32,7 @@ from tests.support.clock import Clock
 
 REPO = Path(__file__).resolve().parents[2]
 REQUESTS = 10
+PEOPLE = ("U0ANA", "U0BEN", "U0CHLOE", "U0DEV")
 LEASE = 2.0
 SWEEP = r"""
 from bot.app import make_client
@@ -69,7 +70,8 @@ def world(request, tmp_path):
 def _month_old_requests(services, settings, month_ago: datetime) -> list[int]:
     client, ids = make_client(settings), []
     for i in range(REQUESTS):
-        opened = services.helpdesk.open_request(requester="U0ANA", text=f"my laptop {i} is broken, the screen flickers",
+        opened = services.helpdesk.open_request(requester=PEOPLE[i % len(PEOPLE)],   # (within request_limits)
+                                                text=f"my laptop {i} is broken, the screen flickers",
                                                 source="dm", channel="D0ANA", thread_ts=f"1700000000.{i:06d}")
         r = opened.request
         assert r.team == "helpdesk_l1" and r.status == "open"

@@ -283,7 +283,7 @@ def test_unknown_intent_in_approvals(tmp_path, teams):
 def test_unknown_key(tmp_path, teams):
     assert error_for(tmp_path, teams, "sla_warning_fraction: 0.75", "sla_warning: 0.75") == \
         ("routing.yaml:33: unknown key 'sla_warning' in routing.yaml (known: topic_teams, intent_overrides, "
-         "priority, cues, security_incident, approvals, sla_warning_fraction)")
+         "priority, cues, security_incident, approvals, sla_warning_fraction, request_limits)")
 
 
 def test_warning_fraction_must_be_between_0_and_1(tmp_path, teams):
