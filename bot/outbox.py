@@ -134,19 +134,29 @@ class OutboxSender:
         self.clock = clock
         self._handlers = HANDLERS
 
-    def drain(self, *, rounds: int = 20, limit: int = 50, pace: float = 0.0) -> int:
+    def drain(self, *, rounds: int = 20, limit: int = 50, pace: float = 0.0,
+              stopping: Callable[[], bool] = lambda: False) -> int:
         """Send everything due now (rows freed by a sent one, later in their stream, in later rounds), ``pace``
-        seconds apart; returns how many rows were sent."""
+        seconds apart; returns how many rows were sent. Once ``stopping()`` says so, nothing more is claimed and
+        the rows claimed but not sent yet are handed back at once (due now, for another sender) rather than
+        held until their lease runs out."""
         sent = 0
         for _ in range(rounds):
-            rows = self.outbox.claim(self.clock(), self.lease, limit)
+            rows = [] if stopping() else self.outbox.claim(self.clock(), self.lease, limit)
             if not rows:
                 break
-            for row in rows:
+            for i, row in enumerate(rows):
+                if stopping():
+                    self.hand_back(rows[i:])
+                    return sent
                 sent += self.send(row)
                 if pace:
                     time.sleep(pace)
         return sent
+
+    def hand_back(self, rows: list[OutboxRow]) -> None:
+        for row in rows:
+            self.outbox.retry(row, self.clock(), "handed back: the sender was stopped before sending it")
 
     def send(self, row: OutboxRow) -> bool:
         handler = self._handlers.get(row.kind)

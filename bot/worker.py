@@ -12,7 +12,7 @@ import os
 import signal
 import socket
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from bot.app import make_client
 from bot.logs import configure_logging
@@ -43,16 +43,18 @@ class WorkerLoop:
             self._asked += 1
         self._wake.set()
 
-    def run_pass(self) -> None:
+    def run_pass(self, stopping: Callable[[], bool] = lambda: False) -> None:
+        """One tick and one drain; once ``stopping()`` says so, nothing new is taken (see Engine.tick and
+        OutboxSender.drain: the step under way finishes, unsent rows are handed back)."""
         with self._lock:
             self._running, seen = True, self._asked
         try:
             try:
-                self.services.engine.tick(self.name)
+                self.services.engine.tick(self.name, stopping=stopping)
             except Exception:  # one bad tick must not stop the worker; the step stays claimable
                 log.exception("worker tick failed")
             try:
-                self.sender.drain()
+                self.sender.drain(stopping=stopping)
             except Exception:  # the store is away: the rows stay, their leases run out, they are sent later
                 log.exception("outbox drain failed")
         finally:
@@ -72,7 +74,7 @@ class WorkerLoop:
             self._wake.clear()
             if stop.is_set():
                 break
-            self.run_pass()
+            self.run_pass(stop.is_set)
 
     def start_thread(self, stop: threading.Event, *, poll: bool = True) -> threading.Thread:
         thread = threading.Thread(target=self.serve, args=(stop,), kwargs={"poll": poll}, name="itbot-worker",
@@ -92,12 +94,13 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
         stop.set()
         loop.wake()
 
-    hand_back_on_stop(loop, stop)
-    signal.signal(signal.SIGTERM, _stop)   # systemd and Kubernetes stop a worker so
+    # systemd and Kubernetes stop a worker so: it takes nothing new, finishes the step under way and hands
+    # back the messages it had claimed but not sent
+    signal.signal(signal.SIGTERM, _stop)
     log.info("worker started", extra={"worker": name, "poll": settings.worker_poll})
     metrics = metrics_server(settings, services) if not once else None
     try:
-        loop.run_pass()
+        loop.run_pass(stop.is_set)
         if not once:
             loop.serve(stop)
     finally:
@@ -106,26 +109,3 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
         services.close()
     log.info("worker stopped", extra={"worker": name})
     return 0
-
-
-def hand_back_on_stop(loop: WorkerLoop, stop: threading.Event) -> None:
-    """Once ``stop`` is set, the worker takes nothing new: the step it is running finishes and records what
-    came of it (a directory call is not cut off half way), no further step or outbox row is claimed, and the
-    outbox rows it had claimed but not sent yet are handed back at once (due again now) for another worker,
-    rather than held until their lease runs out."""
-    store, outbox, sender = loop.services.engine.store, loop.sender.outbox, loop.sender
-    claim_step, claim_rows, send = store.claim_step, outbox.claim, sender.send
-
-    def step_unless_stopping(*args: Any, **kwargs: Any) -> Any:
-        return None if stop.is_set() else claim_step(*args, **kwargs)
-
-    def rows_unless_stopping(*args: Any, **kwargs: Any) -> list:
-        return [] if stop.is_set() else claim_rows(*args, **kwargs)
-
-    def send_unless_stopping(row: Any) -> bool:
-        if not stop.is_set():
-            return send(row)
-        outbox.retry(row, sender.clock(), "handed back: the worker that took it was stopped before sending it")
-        return False
-
-    store.claim_step, outbox.claim, sender.send = step_unless_stopping, rows_unless_stopping, send_unless_stopping

@@ -223,12 +223,15 @@ class Engine(ApprovalsMixin):
         return saved
 
     # advancing ---------------------------------------------------------------------------
-    def tick(self, worker: str = "worker", now: datetime | None = None) -> list[Notice]:
+    def tick(self, worker: str = "worker", now: datetime | None = None, *,
+             stopping: Callable[[], bool] = lambda: False) -> list[Notice]:
         """Claim and advance the steps that can move now (highest priority first, then fairly across runs); returns
         what people should be told. Steps waiting on another step or an approval are not looked at: the store
         releases them when what they wait for finishes, and a step finished here lets its dependents run in
         this same pass. Due steps are read again every BATCH steps, so a terminate-now offboarding's protective
-        steps, which come first, wait for at most BATCH others even when they arrive during a pass."""
+        steps, which come first, wait for at most BATCH others even when they arrive during a pass. Once
+        ``stopping()`` says so (the worker was told to stop), no further step is claimed; the one under way
+        finishes and records what came of it."""
         now = now or self.clock()
         notices: list[Notice] = []
         taken: set[int] = set()
@@ -237,6 +240,8 @@ class Engine(ApprovalsMixin):
             if not batch:
                 break
             for step_id in batch:
+                if stopping():
+                    return notices
                 taken.add(step_id)
                 # the lease runs from the moment of the claim: earlier steps of this tick may have taken minutes
                 step = self.store.claim_step(step_id, worker, max(now, self.clock()), self.lease)

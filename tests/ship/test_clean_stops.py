@@ -157,25 +157,43 @@ def _refused(port: int) -> bool:
 
 
 def test_a_stopping_worker_claims_nothing_more_and_hands_back_the_rows_it_had_not_sent(harness):
-    from datetime import datetime, timedelta, timezone
-
     from bot.app import make_client
-    from bot.worker import WorkerLoop, hand_back_on_stop
+    from bot.worker import WorkerLoop
     from workflows.models import Announcement
 
     services = harness.services
     loop = WorkerLoop(services, make_client(harness.settings), name="stopping")
     stop = threading.Event()
-    hand_back_on_stop(loop, stop)
     services.store.outbox.add([Announcement("run:1", "notice", {"text": "one"}),
                                Announcement("run:2", "notice", {"text": "two"})])
-    now = datetime.now(timezone.utc)
-    claimed = loop.sender.outbox.claim(now, timedelta(minutes=2))
-    assert len(claimed) == 2
-    loop.sender.send(claimed[0])   # sent as usual while the worker runs
-    stop.set()                     # SIGTERM
-    assert loop.sender.send(claimed[1]) is False
-    assert loop.sender.outbox.claim(now, timedelta(minutes=2)) == []
-    assert services.engine.store.claim_step(1, "stopping", now, timedelta(minutes=2)) is None
+    sent = []
+    real_send = loop.sender.send
+
+    def send_then_sigterm(row):   # SIGTERM arrives while the first row is being sent
+        sent.append(row.id)
+        stop.set()
+        return real_send(row)
+
+    loop.sender.send = send_then_sigterm
+    loop.run_pass(stop.is_set)
+    assert len(sent) == 1, "the row under way was finished; the next one was not started"
     backlog = services.store.outbox.backlog()
     assert (backlog.pending, backlog.sending) == (1, 0), backlog   # due again now, for another worker
+    loop.run_pass(stop.is_set)
+    assert len(sent) == 1, "a stopping worker claims no more rows"
+    [pending] = services.store.outbox.rows(status="pending")
+    assert "handed back" in pending["last_error"]
+
+
+def test_a_stopping_worker_claims_no_step(harness):
+    from datetime import date
+
+    from workflows.hr import parse_hr_event
+
+    services = harness.services
+    event = parse_hr_event({"event_id": "hris-stop-1", "kind": "onboarding", "given_name": "Sam", "surname": "Stop",
+                            "employee_id": "E6060", "start_date": date.today().isoformat(), "timezone": "UTC"},
+                           "webhook")
+    run_id = services.engine.start_run(event).run_id
+    assert services.engine.tick("stopping", stopping=lambda: True) == []
+    assert all(s.status == "pending" for s in services.store.list_steps(run_id))
