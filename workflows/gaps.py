@@ -17,7 +17,7 @@ import hashlib
 import math
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
 from workflows.models import AnswerRecord
@@ -159,3 +159,37 @@ class GapFinder:
         if not a or not b:
             return False
         return _cosine(_normalised(dict(_features(a))), _normalised(dict(_features(b)))) >= self.similarity
+
+
+# ------------------------------------------------------------------ offering gaps to their team (App Home)
+
+GAP_WINDOW = timedelta(days=30)          # questions this recent make a gap on the Home tab
+OFFER_AGAIN_AFTER = timedelta(days=7)    # a gap someone asked to draft is not offered again for a week
+HOME_GAPS = 5                            # gaps shown per team on the Home tab
+DRAFT_ACTION = "kb.gap_draft"            # the audit action recording "Draft an article" (subject: gap_subject)
+
+
+def gap_subject(team: str) -> str:
+    return f"kb_gap:{team}"
+
+
+def parse_gap_value(value: str) -> tuple[str, str] | None:
+    """A Draft button's ``"team:key"``; None for anything else (never trust a button's value)."""
+    team, _, key = str(value).partition(":")
+    if not team or len(team) > 64 or len(key) != 12 or not all(c in "0123456789abcdef" for c in key):
+        return None
+    return team, key
+
+
+def drafted_recently(entries: Iterable[Any], now: datetime) -> list[tuple[str, str]]:
+    """(key, question) of the audit entries (``DRAFT_ACTION``) of the last ``OFFER_AGAIN_AFTER``."""
+    return [(str(e.detail.get("key", "")), str(e.detail.get("question", ""))) for e in entries
+            if e.action == DRAFT_ACTION and e.at is not None and e.at >= now - OFFER_AGAIN_AFTER]
+
+
+def offered(finder: GapFinder, answers: Iterable[AnswerRecord], team: str, drafted: Sequence[tuple[str, str]],
+            limit: int = HOME_GAPS) -> list[Gap]:
+    """The team's biggest gaps not drafted this week (same key, or the same question by meaning)."""
+    fresh = [g for g in finder.find(answers, team=team)
+             if not any(g.key == key or (question and finder.same_gap(question, g)) for key, question in drafted)]
+    return fresh[:limit]
