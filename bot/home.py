@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, Callable, Mapping
 
 from bot.home_ids import HOME_PAGE_BLOCK, HomeActionId
+from bot.ids import GapActionId
 from bot.notify import status_text
 from bot.render import mention, render
 from connectors.services import Services
@@ -23,12 +24,13 @@ log = logging.getLogger(__name__)
 
 MAX_BLOCKS = 100
 TITLES = {"requests": "My open requests", "tasks": "My tasks", "approvals": "My approvals",
-          "queue": "My team's queue", "pipeline": "Onboarding and offboarding"}
+          "queue": "My team's queue", "pipeline": "Onboarding and offboarding", "gaps": "Knowledge gaps"}
 EMPTY = {"requests": "Nothing here. Send me a message whenever something doesn't work.",
          "tasks": "Nothing here. Checklist tasks you or your team own will show up here.",
          "approvals": "Nothing here. Nothing is waiting for your decision.",
          "queue": "Nothing here. Your team's queue is empty.",
-         "pipeline": "Nothing here. No onboarding or offboarding is under way."}
+         "pipeline": "Nothing here. No onboarding or offboarding is under way.",
+         "gaps": "Nothing here. Every question your team owns found an article in the last 30 days."}
 _SLA_ICON = {"breached": ":red_circle:", "at risk": ":large_orange_circle:", "on track": ":large_green_circle:"}
 
 
@@ -136,6 +138,14 @@ class _Sections:
                     "sla": label, "icon": _SLA_ICON.get(label, ":white_circle:"), "opened": slack_date(r.created_at)}
         return found, show, " · ".join(counts)
 
+    def gaps(self) -> tuple[list[Any], Callable[[Any], dict], str]:
+        from bot.gaps import team_gaps
+
+        def show(g: Any) -> dict:
+            return {"question": g.question, "count": g.count, "askers": g.askers, "team": self._team_name(g.team),
+                    "last": slack_date(g.last_asked), "draft": f"{g.team}:{g.key}"}
+        return team_gaps(self.s, self.roles.teams, self.now), show, "questions nobody's article answered, 30 days"
+
     def pipeline(self) -> tuple[list[Any], Callable[[Any], dict], str]:
         found = pipeline_order(self.live.runs)
 
@@ -153,7 +163,7 @@ def fallback_view(services: Services) -> dict[str, Any]:
     intro = capabilities(services.org) + "\n\n_I couldn't load your requests and tasks just now. " \
                                          "Open this tab again in a minute._"
     return render("home", sections=[], title=f"{services.org.bot_name} — IT help", intro=intro, metadata="{}",
-                  HomeActionId=HomeActionId, page_block=HOME_PAGE_BLOCK)
+                  HomeActionId=HomeActionId, GapActionId=GapActionId, page_block=HOME_PAGE_BLOCK)
 
 
 def home_view(services: Services, user: str, pages: Mapping[str, int] | None = None) -> dict[str, Any]:
@@ -172,7 +182,7 @@ def home_view(services: Services, user: str, pages: Mapping[str, int] | None = N
                          "total": page.total, "more": page_value(key, page.number + 1) if page.has_more else "",
                          "back": page_value(key, 0) if page.number else ""})
     view = render("home", sections=sections, title=f"{services.org.bot_name} — IT help",
-                  intro=capabilities(services.org), metadata=encode_pages(pages), HomeActionId=HomeActionId,
+                  intro=capabilities(services.org), metadata=encode_pages(pages), HomeActionId=HomeActionId, GapActionId=GapActionId,
                   page_block=HOME_PAGE_BLOCK)
     if len(view["blocks"]) > MAX_BLOCKS:  # cannot happen with the page size; never publish a view Slack refuses
         log.error("home view for %s had %d blocks; cut to %d", user, len(view["blocks"]), MAX_BLOCKS)

@@ -42,3 +42,7 @@ class RunCallbackId(str, Enum):
 
 class DigestActionId(str, Enum):
     DONE = "digest_task_done"
+
+
+class GapActionId(str, Enum):
+    DRAFT = "kb_gap_draft"   # value "team:key": post a "Draft a KB article" task card in the team's channel

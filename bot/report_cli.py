@@ -64,20 +64,31 @@ def load_report(settings: Any, since: datetime, now: datetime) -> Report:
 
     settings = settings or Settings.from_env(require_slack=False)
     teams = load_teams(settings.config_dir)
+    gaps = gap_finder(settings.config_dir, teams)
     store = build_store(settings.database_url)
     try:
-        return report_for(store, teams, since, now)
+        return report_for(store, teams, since, now, gaps=gaps)
     finally:
         store.close()
 
 
-def report_for(store: Any, teams: Any, since: datetime, now: datetime) -> Report:
-    """The report over an open store (the clock's weekly summary and the demo use this)."""
+def gap_finder(config_dir: Any, teams: Any) -> Any:
+    """Knowledge gaps read through config/lexicon.yaml and owned as config/routing.yaml routes."""
+    from workflows.gaps import GapFinder
+    from workflows.routing import load_routing
+    from workflows.triage.lexicon import Lexicon
+
+    return GapFinder.from_rules(Lexicon.from_config(Path(config_dir)), teams, load_routing(config_dir, teams))
+
+
+def report_for(store: Any, teams: Any, since: datetime, now: datetime, *, gaps: Any = None) -> Report:
+    """The report over an open store (the clock's weekly summary and the demo use this); ``gaps`` a
+    ``workflows.gaps.GapFinder`` for the knowledge gaps."""
     from connectors.store.reports import report_rows
 
     rows = report_rows(store, since)
     return build_report(requests=rows.requests, answers=rows.answers, runs=rows.runs, steps=rows.steps,
-                        teams=teams, now=now, since=since, run_done_at=rows.run_done_at)
+                        teams=teams, now=now, since=since, run_done_at=rows.run_done_at, gaps=gaps)
 
 
 # ------------------------------------------------------------------ text
@@ -114,6 +125,14 @@ def render_text(report: Report) -> str:
               f"({report.answered} answered questions + {report.requests_opened} requests opened)",
               f"  defined as {DEFLECTION_DEFINITION}", "", "Top unanswered questions"]
     lines += [f"  {n:>4}  {q}" for q, n in report.unanswered] or ["  (none)"]
+    lines += ["", "Knowledge gaps by team (unanswered questions grouped by meaning), biggest first"]
+    for team in dict.fromkeys(g.team for g in report.knowledge_gaps):
+        lines.append(f"  {report.team_names.get(team, team)}")
+        lines += [f"    {g.count:>4}×  {g.question}  ({g.askers} asker{'s' if g.askers != 1 else ''}, last "
+                  f"{g.last_asked:%Y-%m-%d})" if g.last_asked else f"    {g.count:>4}×  {g.question}"
+                  for g in report.knowledge_gaps if g.team == team]
+    if not report.knowledge_gaps:
+        lines.append("  (none)")
     lead = report.onboarding_lead_time
     lines += ["", "Onboarding",
               f"  lead time (run created to done, calendar time): median {human_duration(lead.median)}, "
@@ -159,6 +178,9 @@ def _charts(report: Report) -> list[dict[str, Any]]:
                   "#4f8f5b"),
         bar_chart("Median time to resolution by team (business hours)", medians(report.resolution_by_team), "#7a5aa6"),
         bar_chart("Top unanswered questions", [(_clip(q), n, str(n)) for q, n in report.unanswered], "#a84b4b"),
+        bar_chart("Knowledge gaps (team: question)",
+                  [(_clip(f"{names.get(g.team, g.team)}: {g.question}"), g.count, str(g.count))
+                   for g in report.knowledge_gaps[:10]], "#8a6d3b"),
     ]
     return [c for c in charts if c["bars"]]
 

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from workflows.models import FINISHED_STEPS, LIVE_RUNS
 
 PAGE_SIZE = 10
-SECTIONS = ("requests", "tasks", "approvals", "queue", "pipeline")
+SECTIONS = ("requests", "tasks", "approvals", "queue", "gaps", "pipeline")
 _FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
 
@@ -31,7 +31,7 @@ class Roles:
         return bool(self.teams)
 
     def sections(self) -> tuple[str, ...]:
-        extra = (("queue",) if self.it_staff else ()) + (("pipeline",) if self.hr else ())
+        extra = (("queue", "gaps") if self.it_staff else ()) + (("pipeline",) if self.hr else ())
         return ("requests", "tasks", "approvals") + extra
 
 

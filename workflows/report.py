@@ -18,11 +18,11 @@ from math import ceil
 from typing import Any, Iterable, Mapping
 
 from workflows.durations import DurationError, parse_duration
+from workflows.gaps import UNANSWERED  # no answer, an answer that did not help, an unsettled "did you mean"
 from workflows.models import AnswerRecord, ItRequest, Run, RunStep
 from workflows.sla import business_time_between, sla_state
 from workflows.teams import PRIORITIES, TeamDirectory
 
-UNANSWERED = ("no_answer", "still_stuck", "clarify")  # no answer, an answer that did not help, or an unsettled "did you mean"
 ANSWERED = ("answered", "solved", "still_stuck")  # the bot offered an article
 TOP_UNANSWERED = 10
 DEFLECTION_DEFINITION = ("answers marked solved / (questions answered from the knowledge base + requests opened), "
@@ -104,6 +104,7 @@ class Report:
     onboarding_lead_time: Durations
     steps_done: int
     steps_automated: int
+    knowledge_gaps: tuple[Any, ...] = ()  # workflows.gaps.Gap, biggest first (empty without a GapFinder)
 
     @property
     def deflection_rate(self) -> float | None:
@@ -132,6 +133,7 @@ class Report:
                            "answered_questions": self.answered, "requests_opened": self.requests_opened,
                            "definition": DEFLECTION_DEFINITION},
             "top_unanswered": [{"question": q, "count": n} for q, n in self.unanswered],
+            "knowledge_gaps": [{k: v for k, v in g.as_dict().items() if k != "key"} for g in self.knowledge_gaps],
             "onboarding": {"lead_time": self.onboarding_lead_time.as_dict(),
                            "steps_done": self.steps_done, "steps_automated": self.steps_automated,
                            "automated_share": _round(self.automated_share)},
@@ -140,11 +142,12 @@ class Report:
 
 def build_report(*, requests: Iterable[ItRequest], answers: Iterable[AnswerRecord], runs: Iterable[Run],
                  steps: Iterable[RunStep], teams: TeamDirectory, now: datetime, since: datetime,
-                 run_done_at: Mapping[int, datetime] | None = None) -> Report:
+                 run_done_at: Mapping[int, datetime] | None = None, gaps: Any = None) -> Report:
     """The report for ``[since, now]``; rows outside the window are ignored, so callers may pass more.
 
     ``run_done_at`` gives when each run finished (the ``run.done`` audit entry); without it a done run's
-    ``updated_at`` stands in.
+    ``updated_at`` stands in. ``gaps`` (a ``workflows.gaps.GapFinder``) groups the unanswered questions into
+    knowledge gaps by meaning and owning team.
     """
     inside = lambda moment: moment is not None and since <= moment <= now  # noqa: E731
     reqs = [r for r in requests if inside(r.created_at)]
@@ -176,6 +179,7 @@ def build_report(*, requests: Iterable[ItRequest], answers: Iterable[AnswerRecor
         answered=sum(a.outcome in ANSWERED for a in asked), solved=sum(a.outcome == "solved" for a in asked),
         requests_opened=len(reqs), unanswered=_unanswered(asked), onboarding_lead_time=durations(lead),
         steps_done=len(done_steps), steps_automated=sum(s.done_by == "itbot" for s in done_steps),
+        knowledge_gaps=tuple(gaps.find(asked)) if gaps is not None else (),
     )
 
 

@@ -7,7 +7,9 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.home import fallback_view, home_view
+from bot.gaps import draft_article
 from bot.home_ids import HomeActionId
+from bot.ids import GapActionId
 from connectors.services import Services
 from workflows.home import decode_pages, parse_page_value
 
@@ -39,6 +41,17 @@ def register(app: App, services: Services) -> None:
             pages[section] = number
         client.views_publish(user_id=user, view=_view(user, pages))
 
+    def handle_gap_draft_action(ack: Ack, body: dict, action: dict, client: WebClient) -> None:
+        ack()
+        user = body["user"]["id"]
+        refusal = draft_article(services, client, user, action.get("value", ""), services.helpdesk.clock())
+        if refusal:
+            client.chat_postEphemeral(channel=user, user=user, text=refusal)  # in their messages with itbot
+            return
+        pages = decode_pages((body.get("view") or {}).get("private_metadata"))
+        client.views_publish(user_id=user, view=_view(user, pages))  # the drafted gap leaves their Home
+
     app.event("app_home_opened")(handle_app_home_opened_event)
+    app.action(GapActionId.DRAFT.value)(handle_gap_draft_action)
     app.action(HomeActionId.MORE.value)(handle_home_page_action)
     app.action(HomeActionId.FIRST.value)(handle_home_page_action)

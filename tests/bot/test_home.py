@@ -30,17 +30,23 @@ def open_home(h, user: str) -> dict:
 
 
 def click(h, user: str, view: dict, action: HomeActionId, value: str) -> dict:
-    """Press a paging button on the Home tab, as Slack sends it (a view container with private_metadata)."""
+    """Press a paging button on the Home tab; the view published in reply."""
+    return _published(h, user, press(h, user, view, action.value, value))
+
+
+def press(h, user: str, view: dict, action_id: str, value: str) -> int:
+    """Press a button on the Home tab, as Slack sends it (a view container with private_metadata); returns the
+    position in FakeSlack's calls before the press."""
     mark = len(h.fake.calls)
     reply = h.driver.interact({
         "type": "block_actions", "user": {"id": user}, "trigger_id": "trig.home",
         "container": {"type": "view", "view_id": view["id"]},
         "view": {"id": view["id"], "type": "home", "private_metadata": view.get("private_metadata", ""),
                  "blocks": view["blocks"], "state": {"values": {}}},
-        "actions": [{"type": "button", "action_id": action.value, "block_id": "b", "value": value,
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value,
                      "action_ts": f"{time.time():.6f}"}]})
     assert reply.status == 200
-    return _published(h, user, mark)
+    return mark
 
 
 def _published(h, user: str, mark: int) -> dict:
@@ -310,3 +316,56 @@ def test_building_a_home_tab_takes_as_many_queries_for_30_runs_as_for_3(harness)
     assert section(views[2], "My approvals")[-1] == "Showing 1–10 of 30"
     assert "1 of 2 steps done" in section(views[0], "Onboarding and offboarding")[0]
     assert many == few, f"{few} statements for 3 runs, {many} for 30"
+
+
+# ------------------------------------------------------------------ knowledge gaps
+
+def _unanswered(h, user: str, question: str, topic: str = "account", outcome: str = "no_answer"):
+    from workflows.models import AnswerRecord
+    return h.services.store.record_answer(AnswerRecord(user_slack_id=user, question=question, intent="how_to",
+                                                       topic=topic, outcome=outcome))
+
+
+def _draft(h, user: str, view: dict, value: str) -> int:
+    from bot.ids import GapActionId
+    return press(h, user, view, GapActionId.DRAFT.value, value)
+
+
+def _draft_buttons(view: dict) -> list[str]:
+    return [b["accessory"]["value"] for b in view["blocks"]
+            if b.get("accessory", {}).get("action_id") == "kb_gap_draft"]
+
+
+def test_a_team_sees_its_knowledge_gaps_and_drafts_an_article_once_a_week(harness):
+    _unanswered(harness, "U0ANA", "How do I reset my password?")
+    _unanswered(harness, "U0CHLOE", "Wie kann ich mein Passwort zurücksetzen?", outcome="still_stuck")
+    _unanswered(harness, "U0BEN", "reset my password <@U0CEO> <!channel>")
+    _unanswered(harness, "U0BEN", "wifi in the lobby keeps dropping", topic="network")  # the MSP's
+    view = open_home(harness, AGENT)
+    gaps = section(view, "Knowledge gaps")
+    assert len(gaps) == 2 and "asked 3× by 3 people" in gaps[0] and "lobby" not in json.dumps(gaps)
+    assert "<@U0CEO>" not in json.dumps(view) and "<!channel>" not in json.dumps(view), "employees' text escaped"
+    [value] = _draft_buttons(view)
+    assert "Knowledge gaps" not in headers(open_home(harness, "U0ANA")), "employees never see gaps"
+
+    mark = _draft(harness, "U0MSP1", view, value)  # not a help desk member
+    refusal = harness.fake.wait_for(lambda c: c.method == "chat.postEphemeral", after=mark)
+    assert refusal.args["user"] == "U0MSP1" and "Only members of IT help desk" in refusal.args["text"]
+    assert not any(c.method == "chat.postMessage" and c.args.get("channel") == "C0HELPDESK1"
+                   for c in harness.fake.calls[mark:])
+
+    mark = _draft(harness, AGENT, view, value)
+    card = harness.fake.wait_for(lambda c: c.method == "chat.postMessage" and c.args.get("channel") == "C0HELPDESK1",
+                                 after=mark)
+    assert "Draft a KB article for:" in card.args["text"] and "(asked 3 times by 3 people)" in card.args["text"]
+    republished = _published(harness, AGENT, mark)
+    assert _draft_buttons(republished) == [], "not offered again this week"
+    [entry] = [e for e in harness.services.store.audit_trail("kb_gap:helpdesk_l1") if e.action == "kb.gap_draft"]
+    assert entry.actor == AGENT and entry.detail["count"] == 3
+
+    _unanswered(harness, "U0DEV", "Passwort vergessen, zurücksetzen bitte")  # the same gap, asked again
+    assert _draft_buttons(open_home(harness, AGENT)) == [], "asked again, still not offered this week"
+    mark = _draft(harness, AGENT, view, value)  # the old button, pressed again
+    again = harness.fake.wait_for(lambda c: c.method == "chat.postEphemeral", after=mark)
+    assert "already been handed out" in again.args["text"]
+    assert _draft_buttons(open_home(harness, "U0MSP1")) != [], "the MSP has its own gap"

@@ -10,7 +10,7 @@ import pytest
 
 from bot.report_cli import bar_chart, run_report
 from connectors.store import build_store
-from tests.workflows.test_report import CONFIG, NOW, _request, at, seed
+from tests.workflows.test_report import CONFIG, NOW, _request, at, seed  # noqa: F401
 
 
 @pytest.fixture
@@ -78,8 +78,9 @@ def test_html_page_is_self_contained_with_charts(settings, tmp_path):
     assert html.startswith("<!DOCTYPE html>") and "<style>" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.I)
     assert "<script" not in html and "<link" not in html and "@import" not in html
-    # bars: 3 teams, 4 priorities, 3 + 3 teams' medians (the MSP's empty), 2 unanswered questions
-    assert html.count("<svg") == 5 and html.count("<rect") == 3 + 4 + 3 + 3 + 2
+    # bars: 3 teams, 4 priorities, 3 + 3 teams' medians (the MSP's empty), 2 unanswered questions, 2 gaps
+    assert html.count("<svg") == 6 and html.count("<rect") == 3 + 4 + 3 + 3 + 2 + 2
+    assert "Knowledge gaps" in html
     assert "Requests by team" in html and "Median time to resolution by team" in html
     assert "IT-00002, IT-00003, IT-00005" in html
 
@@ -145,3 +146,48 @@ def test_a_weekend_is_not_counted_and_text_json_and_html_agree(tmp_path):
     assert "<td>IT help desk</td><td>1</td><td>10m</td><td>10m</td>" in html
     assert "Median time to first response by team (business hours)" in html
     assert "62h" not in text + html and "2d 14h" not in text + html  # the wall time
+
+
+def _gap_answer(store, question, outcome, when, user, intent="how_to", topic="account"):
+    from connectors.store.tables import answer_log
+    from tests.workflows.test_report import _set
+    from workflows.models import AnswerRecord
+    saved = store.record_answer(AnswerRecord(user_slack_id=user, question=question, intent=intent, topic=topic,
+                                             outcome=outcome))
+    _set(store, answer_log, saved.id, at=when)
+
+
+@pytest.fixture
+def gap_settings(tmp_path):
+    url = f"sqlite:///{tmp_path / 'gaps.db'}"
+    store = build_store(url)
+    _gap_answer(store, "How do I reset my password?", "no_answer", at(2, 20), "U0ANA")
+    _gap_answer(store, "Wie kann ich mein Passwort zurücksetzen?", "still_stuck", at(2, 21), "U0KLAUS")
+    _gap_answer(store, "reset my password please", "clarify", at(2, 22), "U0ANA")
+    _gap_answer(store, "password reset", "solved", at(2, 23), "U0BEN")           # answered: not a gap
+    _gap_answer(store, "the wifi in the lobby keeps dropping", "no_answer", at(2, 24), "U0BEN", "broken", "network")
+    _gap_answer(store, "an old password question", "no_answer", at(1, 10), "U0BEN")  # before the window
+    store.close()
+    return SimpleNamespace(database_url=url, config_dir=CONFIG)
+
+
+def test_json_groups_unanswered_questions_into_knowledge_gaps_by_team(gap_settings):
+    code, out, _ = report(["--since", "30d", "--json"], gap_settings)
+    data = json.loads(out)
+    assert code == 0 and "top_unanswered" in data, "kept for compatibility"
+    gaps = data["knowledge_gaps"]
+    assert [(g["team"], g["count"], g["askers"]) for g in gaps] == [("helpdesk_l1", 3, 2), ("msp", 1, 1)]
+    first = gaps[0]
+    assert set(first) == {"team", "question", "count", "askers", "examples", "last_asked"}
+    assert first["last_asked"] == "2026-02-22T09:00:00+00:00"
+    assert {first["question"], *first["examples"]} == {"How do I reset my password?",
+                                                       "Wie kann ich mein Passwort zurücksetzen?",
+                                                       "reset my password please"}
+    assert gaps[1]["question"] == "the wifi in the lobby keeps dropping"
+
+
+def test_text_report_lists_gaps_by_team_biggest_first(gap_settings):
+    code, out, _ = report(["--since", "30d"], gap_settings)
+    block = out.split("Knowledge gaps by team")[1]
+    assert code == 0 and block.index("IT help desk") < block.index("3×") < block.index("1×")
+    assert "(2 askers, last 2026-02-22)" in block

@@ -180,7 +180,7 @@ def test_onboarding_lead_time_and_automation(report):
 def test_as_dict_has_stable_keys_and_plain_values(report):
     data = report.as_dict()
     assert list(data) == ["window", "teams", "requests", "durations_measured_as", "first_response", "resolution",
-                          "sla", "deflection", "top_unanswered", "onboarding"]
+                          "sla", "deflection", "top_unanswered", "knowledge_gaps", "onboarding"]
     assert data["first_response"]["overall"] == {"count": 4, "median_seconds": 1200, "p90_seconds": 7200}
     assert data["first_response"]["measured_in"] == data["resolution"]["measured_in"] == "business_hours"
     assert "business hours" in data["durations_measured_as"]
