@@ -34,7 +34,7 @@ EVENT_SCOPES = {"app_mention": {"app_mentions:read"}, "app_home_opened": set(),
                 "message.im": {"im:history"}, "message.channels": {"channels:history"},
                 "message.groups": {"groups:history"}}
 FEATURE_SCOPES = {"slash_commands": {"commands"}, "shortcuts": {"commands"}}
-_CALL = re.compile(r"\.((?:apps|auth|chat|conversations|users|usergroups|reactions|views|team|files|pins|bookmarks|"
+_CALL = re.compile(r"client\.((?:apps|auth|chat|conversations|users|usergroups|reactions|views|team|files|pins|bookmarks|"
                    r"bots|dnd|emoji|reminders|search|stars|admin|calls|dialog|im|mpim|groups|channels|oauth|"
                    r"openid|rtm|workflows)_[A-Za-z_]+)\(")
 _NAMED = re.compile(r"api_call\(\s*[\"']([a-z]+\.[A-Za-z.]+)[\"']")
