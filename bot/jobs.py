@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from slack_sdk import WebClient
 
-from bot.notify import card_blocks, card_text, post_team_card, update_team_card
+from bot.notify import post_team_card, team_card, update_team_card
 from bot.outbox import Delivery, OutboxSender, Retry
 from connectors.services import Services
 from workflows.models import ItRequest
@@ -101,8 +101,7 @@ def _escalated(delivery: Delivery) -> None:
     helpdesk, r, payload = services.helpdesk, _request(delivery), delivery.row.payload
     from_team, to_team = services.teams.team(payload["from_team"]), services.teams.team(payload["to_team"])
     if r.team == to_team.id and not r.team_ts:
-        _, ts = delivery.post("card", channel=r.team_channel, text=card_text(r), blocks=card_blocks(helpdesk, r),
-                              unfurl_links=False)
+        _, ts = delivery.post("card", **team_card(helpdesk, r))
         r = helpdesk.posted(r, team_ts=ts)
     old_channel, old_ts = payload["from_card"]
     if old_ts:

@@ -44,9 +44,13 @@ def card_text(r: ItRequest) -> str:
     return f"{r.number} ({r.priority}) from <@{r.requester_slack_id}>: {slack_escape(r.summary)}"
 
 
+def team_card(helpdesk: Helpdesk, r: ItRequest) -> dict:
+    """The chat.postMessage arguments of the request's card in its team's channel."""
+    return {"channel": r.team_channel, "text": card_text(r), "blocks": card_blocks(helpdesk, r), "unfurl_links": False}
+
+
 def post_team_card(client: WebClient, helpdesk: Helpdesk, r: ItRequest) -> ItRequest:
-    reply = client.chat_postMessage(channel=r.team_channel, text=card_text(r), blocks=card_blocks(helpdesk, r),
-                                    unfurl_links=False)
+    reply = client.chat_postMessage(**team_card(helpdesk, r))
     return helpdesk.posted(r, team_ts=reply["ts"])
 
 

@@ -11,7 +11,6 @@ from bot.render import slack_escape
 from bot.run_notify import approval_blocks, progress_blocks, task_card
 
 
-
 def _run_notice(say: Callable[[Delivery], None]) -> Callable[[Delivery], None]:
     """A run's notice: what it says itself, then the run's progress card (only for the last notice of the
     run waiting, so a burst of notices updates the card once)."""

@@ -2,7 +2,6 @@
 (sent through the outbox: bot/outbox.py, bot/outbox_kinds.py)."""
 from __future__ import annotations
 
-import logging
 from typing import Iterable
 
 from slack_sdk import WebClient
@@ -13,7 +12,6 @@ from workflows.engine import Notice
 from workflows.models import Approval, Run, RunStep
 from workflows.plan_words import shown
 
-log = logging.getLogger(__name__)
 ICON = {"done": "✅", "task": "🧑‍🔧", "awaiting_approval": "⏳", "running": "⚙️", "pending": "▫️", "denied": "⛔",
         "cancelled": "➖"}
 
